@@ -1,0 +1,350 @@
+//! Typed errors, one enum per operation. Every variant says what is wrong and where.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which end of a ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The producer end.
+    Writer,
+    /// The consumer end.
+    Reader,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Writer => "writer",
+            Side::Reader => "reader",
+        })
+    }
+}
+
+/// What a validation of the shared mapping found wrong. See [`Corrupt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CorruptKind {
+    /// A cursor is not a multiple of 8.
+    CursorMisaligned,
+    /// The consumer cursor is ahead of the producer cursor.
+    ReaderAheadOfWriter,
+    /// The producer cursor is more than one capacity ahead of the consumer cursor.
+    WriterTooFarAhead,
+    /// A cursor moved backwards.
+    CursorMovedBackwards,
+    /// A record header carries a tag that is neither message nor padding.
+    UnknownTag,
+    /// A message record is longer than the ring's maximum message length.
+    RecordTooLong,
+    /// A record extends beyond the bytes the writer has committed.
+    RecordBeyondCommitted,
+    /// A padding record does not end exactly at the end of the data region.
+    BadPadding,
+}
+
+impl fmt::Display for CorruptKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CorruptKind::CursorMisaligned => "cursor is not a multiple of 8",
+            CorruptKind::ReaderAheadOfWriter => "consumer cursor is ahead of the producer cursor",
+            CorruptKind::WriterTooFarAhead => {
+                "producer cursor is more than one capacity ahead of the consumer cursor"
+            }
+            CorruptKind::CursorMovedBackwards => "cursor moved backwards",
+            CorruptKind::UnknownTag => "record header has an unknown tag",
+            CorruptKind::RecordTooLong => "record is longer than the maximum message length",
+            CorruptKind::RecordBeyondCommitted => {
+                "record extends beyond the bytes the writer committed"
+            }
+            CorruptKind::BadPadding => "padding record does not end at the end of the data region",
+        })
+    }
+}
+
+/// The shared mapping holds something a correct peer never writes.
+///
+/// The handle that saw it is poisoned: every later operation on it returns the same error.
+/// `offset` is a byte offset from the start of the mapping (the file offset for file-backed
+/// rings); `found` is the offending value (a cursor, a length or a tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("ring corrupt at byte offset {offset}: {kind} (found {found:#x})")]
+pub struct Corrupt {
+    /// What is wrong.
+    pub kind: CorruptKind,
+    /// Where: the byte offset of the field or record in the mapping.
+    pub offset: u64,
+    /// The offending value.
+    pub found: u64,
+}
+
+/// Why a ring could not be created, opened or attached to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The requested capacity is not a power of two between 64 bytes and 4 GiB.
+    #[error("invalid capacity {0}: must be a power of two between 64 bytes and 4 GiB")]
+    InvalidCapacity(u64),
+    /// `create` found a file already at the path.
+    #[error("{}: file already exists", path.display())]
+    AlreadyExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// `open` found nothing at the path.
+    #[error("{}: no such file", path.display())]
+    NotFound {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file may not be opened for reading and writing (a ring needs both).
+    #[error("{}: permission denied: a ring must be readable and writable by its users", path.display())]
+    PermissionDenied {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The path is a symbolic link; rings are never opened through links.
+    #[error("{}: is a symbolic link; refusing to follow it", path.display())]
+    Symlink {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The path is not a regular file.
+    #[error("{}: not a regular file (it is a {kind})", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// `"directory"`, `"FIFO"`, `"character device"`, `"block device"`, `"socket"`.
+        kind: &'static str,
+    },
+    /// The file belongs to another user and the caller did not opt in.
+    #[error("{}: owned by uid {owner}, not by this process (uid {us}); pass allow_foreign_owner(true) to accept", path.display())]
+    ForeignOwner {
+        /// The path.
+        path: PathBuf,
+        /// The file's owner.
+        owner: u32,
+        /// Our effective uid.
+        us: u32,
+    },
+    /// The file is empty.
+    #[error("{}: empty file (0 bytes), not a ring", path.display())]
+    Empty {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is shorter than the header.
+    #[error("{}: file is {len} bytes, shorter than a ring header", path.display())]
+    TooShort {
+        /// The path.
+        path: PathBuf,
+        /// The file length.
+        len: u64,
+    },
+    /// The file does not start with the ring magic.
+    #[error("{}: not an mmring ring (magic {found:#018x})", path.display())]
+    BadMagic {
+        /// The path.
+        path: PathBuf,
+        /// The first eight bytes, little-endian.
+        found: u64,
+    },
+    /// The ring was written by a newer version of this library.
+    #[error("{}: layout version {found} is newer than this library's version {supported}", path.display())]
+    NewerVersion {
+        /// The path.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The newest version this library reads.
+        supported: u32,
+    },
+    /// A header field other than the version is out of range.
+    #[error("{}: corrupt header: {field} is {found}", path.display())]
+    BadHeader {
+        /// The path.
+        path: PathBuf,
+        /// The field's name in `docs/FORMAT.md`.
+        field: &'static str,
+        /// Its value.
+        found: u64,
+    },
+    /// The header's capacity is not a power of two in range.
+    #[error("{}: header capacity {found} is not a power of two between 64 bytes and 4 GiB", path.display())]
+    BadCapacity {
+        /// The path.
+        path: PathBuf,
+        /// The capacity in the header.
+        found: u64,
+    },
+    /// The file length does not match the header's `header_len + capacity`.
+    #[error("{}: file is {actual} bytes but its header describes {expected} bytes", path.display())]
+    LengthMismatch {
+        /// The path.
+        path: PathBuf,
+        /// `header_len + capacity`.
+        expected: u64,
+        /// The file length.
+        actual: u64,
+    },
+    /// The creator never finished writing the header.
+    #[error("{}: header not initialised after waiting {waited:?} (its creator died or is still starting)", path.display())]
+    NotInitialised {
+        /// The path.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// No space on the file system (or in `/dev/shm`) to reserve the whole ring.
+    #[error("{}: no space left to reserve {bytes} bytes for the ring", path.display())]
+    NoSpace {
+        /// The path.
+        path: PathBuf,
+        /// The bytes asked for.
+        bytes: u64,
+    },
+    /// Another live handle already holds this side of the ring.
+    #[error("{}: a {side} is already attached to this ring (pid {pid})", path.display())]
+    SideTaken {
+        /// The path.
+        path: PathBuf,
+        /// The side asked for.
+        side: Side,
+        /// The holder's process id, as recorded in the header.
+        pid: u32,
+    },
+    /// The cursors in the header are inconsistent.
+    #[error("{}: {source}", path.display())]
+    Corrupt {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong and where.
+        source: Corrupt,
+    },
+    /// Any other operating-system error, with the operation that failed.
+    #[error("{}: {op}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The system call or step, e.g. `"mmap"`.
+        op: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// Why a non-blocking send did not happen. Hands the message back where there is one.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<T> {
+    /// The ring has no room for the message now; here it is back.
+    #[error("ring is full")]
+    Full(T),
+    /// The message is longer than the ring's maximum message length; it can never be sent.
+    #[error("message of {len} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// The message length.
+        len: usize,
+        /// [`max_message_len`](crate::layout::max_message_len) of this ring.
+        max: usize,
+    },
+    /// The mapping holds something a correct reader never writes; the writer is poisoned.
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+impl<T> TrySendError<T> {
+    /// The message handed back by [`TrySendError::Full`].
+    pub fn into_inner(self) -> Option<T> {
+        match self {
+            TrySendError::Full(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Why a blocking send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The message is longer than the ring's maximum message length.
+    #[error("message of {len} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// The message length.
+        len: usize,
+        /// The ring's maximum.
+        max: usize,
+    },
+    /// The ring stayed full until the deadline.
+    #[error("timed out waiting for space in the ring")]
+    Timeout,
+    /// The ring is full and its reader has gone (exited or died).
+    #[error("the reader has disconnected and the ring is full")]
+    Disconnected,
+    /// The mapping holds something a correct reader never writes.
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+/// Why a non-blocking receive returned no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    /// No message now; a writer is attached (or none has ever been).
+    #[error("ring is empty")]
+    Empty,
+    /// The ring is empty and its writer has gone (exited or died) after attaching.
+    #[error("the writer has disconnected and every message it committed has been received")]
+    Disconnected,
+    /// The next message does not have the size of the requested type; it stays in the ring.
+    #[error("message of {actual} bytes where a {expected}-byte value was expected")]
+    WrongSize {
+        /// `size_of::<T>()`.
+        expected: usize,
+        /// The message length.
+        actual: usize,
+    },
+    /// The mapping holds something a correct writer never writes.
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+/// Why a blocking receive returned no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// No message arrived before the deadline.
+    #[error("timed out waiting for a message")]
+    Timeout,
+    /// The ring is empty and its writer has gone (exited or died) after attaching.
+    #[error("the writer has disconnected and every message it committed has been received")]
+    Disconnected,
+    /// The next message does not have the size of the requested type; it stays in the ring.
+    #[error("message of {actual} bytes where a {expected}-byte value was expected")]
+    WrongSize {
+        /// `size_of::<T>()`.
+        expected: usize,
+        /// The message length.
+        actual: usize,
+    },
+    /// The mapping holds something a correct writer never writes.
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+/// Why [`Message::as_pod`](crate::Message::as_pod) could not view a message as a `T`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PodError {
+    /// The message length differs from `size_of::<T>()`.
+    #[error("message of {actual} bytes where a {expected}-byte value was expected")]
+    WrongSize {
+        /// `size_of::<T>()`.
+        expected: usize,
+        /// The message length.
+        actual: usize,
+    },
+    /// The payload address does not satisfy `align_of::<T>()` (payloads are 8-byte aligned).
+    #[error("payload is 8-byte aligned but the type needs {align}-byte alignment")]
+    Misaligned {
+        /// `align_of::<T>()`.
+        align: usize,
+    },
+}

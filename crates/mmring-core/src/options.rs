@@ -1,0 +1,150 @@
+//! `RingOptions`: how to create or open a ring.
+
+use crate::error::OpenError;
+#[cfg(not(loom))]
+use crate::region::{self, CreateMode, OpenParams};
+use crate::wait::WaitStrategy;
+use crate::{Reader, Writer};
+#[cfg(not(loom))]
+use std::path::Path;
+#[cfg(not(loom))]
+use std::time::Duration;
+
+/// Settings for creating or opening a ring; `Writer::create`, `Reader::open` and friends are
+/// shorthands for the common cases.
+///
+/// ```
+/// use mmring_core::{RingOptions, WaitStrategy};
+/// let dir = std::env::temp_dir().join(format!("mmring-doc-opts-{}", std::process::id()));
+/// # let _ = std::fs::remove_file(&dir);
+/// let mut w = RingOptions::new()
+///     .create_if_missing(64 * 1024)
+///     .mode(0o640)
+///     .wait_strategy(WaitStrategy::SpinYield)
+///     .open_writer(&dir)?;
+/// w.try_send(b"hello").unwrap();
+/// # std::fs::remove_file(&dir).unwrap();
+/// # Ok::<(), mmring_core::OpenError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RingOptions {
+    #[cfg(not(loom))]
+    pub(crate) params: OpenParams,
+    pub(crate) wait: WaitStrategy,
+}
+
+impl Default for RingOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RingOptions {
+    /// Open an existing ring, mode 0600 if created, the `Park` wait strategy, and up to one
+    /// second of waiting for a creator that is still writing the header.
+    pub fn new() -> Self {
+        RingOptions {
+            #[cfg(not(loom))]
+            params: OpenParams {
+                create: CreateMode::Never,
+                mode: 0o600,
+                group: None,
+                allow_foreign_owner: false,
+                init_timeout: Duration::from_secs(1),
+            },
+            wait: WaitStrategy::Park,
+        }
+    }
+
+    /// Create a new ring with `capacity` data bytes (a power of two from 64 bytes to 4 GiB);
+    /// fail with [`OpenError::AlreadyExists`] if anything is at the path.
+    #[cfg(not(loom))]
+    pub fn create(mut self, capacity: u64) -> Self {
+        self.params.create = CreateMode::Always(capacity);
+        self
+    }
+
+    /// Create a ring with `capacity` data bytes if nothing is at the path; otherwise open it
+    /// (its capacity is then whatever its creator chose).
+    #[cfg(not(loom))]
+    pub fn create_if_missing(mut self, capacity: u64) -> Self {
+        self.params.create = CreateMode::IfMissing(capacity);
+        self
+    }
+
+    /// Permission bits of a created file (default `0o600`: only our user). Applied exactly,
+    /// whatever the umask.
+    #[cfg(not(loom))]
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.params.mode = mode & 0o7777;
+        self
+    }
+
+    /// Group of a created file, for cross-user setups (with a mode such as `0o660`).
+    #[cfg(not(loom))]
+    pub fn group(mut self, gid: u32) -> Self {
+        self.params.group = Some(gid);
+        self
+    }
+
+    /// Accept a ring file owned by another user (refused by default: see `docs/SECURITY.md`).
+    #[cfg(not(loom))]
+    pub fn allow_foreign_owner(mut self, allow: bool) -> Self {
+        self.params.allow_foreign_owner = allow;
+        self
+    }
+
+    /// How long `open` waits for a creator that has not finished the header yet.
+    #[cfg(not(loom))]
+    pub fn init_timeout(mut self, timeout: Duration) -> Self {
+        self.params.init_timeout = timeout;
+        self
+    }
+
+    /// How blocking calls wait (default [`WaitStrategy::Park`]).
+    pub fn wait_strategy(mut self, strategy: WaitStrategy) -> Self {
+        self.wait = strategy;
+        self
+    }
+
+    /// Attaches as the writer of the ring at `path`.
+    ///
+    /// # Errors
+    /// Any [`OpenError`]: the path, the file, the header, or [`OpenError::SideTaken`] when a
+    /// live writer is attached already.
+    #[cfg(not(loom))]
+    pub fn open_writer(&self, path: impl AsRef<Path>) -> Result<Writer, OpenError> {
+        Writer::attach(region::open_path(path.as_ref(), &self.params)?, self.wait)
+    }
+
+    /// Attaches as the reader of the ring at `path`.
+    ///
+    /// # Errors
+    /// As [`RingOptions::open_writer`].
+    #[cfg(not(loom))]
+    pub fn open_reader(&self, path: impl AsRef<Path>) -> Result<Reader, OpenError> {
+        Reader::attach(region::open_path(path.as_ref(), &self.params)?, self.wait)
+    }
+
+    /// A new anonymous ring (a sealed memfd) with both ends, to be split across `fork` (see
+    /// [`crate::fork`]) or used by two threads.
+    ///
+    /// # Errors
+    /// [`OpenError::InvalidCapacity`], [`OpenError::NoSpace`], or an [`OpenError::Io`].
+    #[cfg(not(loom))]
+    pub fn anonymous(&self, capacity: u64) -> Result<(Writer, Reader), OpenError> {
+        let (w, r) = region::anonymous_pair(capacity)?;
+        Ok((Writer::attach(w, self.wait)?, Reader::attach(r, self.wait)?))
+    }
+
+    /// A heap ring for the loom model.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_pair(&self, capacity: u64) -> (Writer, Reader) {
+        let (w, r) = crate::region::heap_pair(capacity);
+        (
+            Writer::attach(w, self.wait).unwrap(),
+            Reader::attach(r, self.wait).unwrap(),
+        )
+    }
+}

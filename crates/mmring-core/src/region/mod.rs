@@ -1,0 +1,61 @@
+//! The memory a ring lives in, and the operating-system services around it.
+//!
+//! - `mapped`: a `MAP_SHARED` mapping of a file or memfd, with its descriptor (which carries the
+//!   side claim) — the real thing;
+//! - `file` / `anon`: how such a mapping is created or opened (a path; a sealed memfd);
+//! - `validate`: the header checks run before the data region is touched;
+//! - `lock`, `futex`: side claims and cross-process sleeping;
+//! - `heap` (loom only): the same interface over a heap allocation.
+
+#[cfg(not(loom))]
+mod anon;
+#[cfg(not(loom))]
+mod file;
+#[cfg(not(loom))]
+pub(crate) mod futex;
+#[cfg(loom)]
+mod heap;
+#[cfg(not(loom))]
+pub(crate) mod lock;
+#[cfg(not(loom))]
+mod mapped;
+#[cfg(not(loom))]
+pub(crate) mod validate;
+
+#[cfg(not(loom))]
+pub(crate) use anon::anonymous_pair;
+#[cfg(not(loom))]
+pub(crate) use file::{check_file, classify_open_error, open_path, CreateMode, OpenParams};
+#[cfg(loom)]
+pub(crate) use heap::{heap_pair, Region};
+#[cfg(not(loom))]
+pub(crate) use mapped::Region;
+#[cfg(not(loom))]
+pub(crate) use validate::{check_header, HeaderState};
+
+use crate::error::Side;
+use crate::layout::Header;
+use crate::ring::notify::WaitWords;
+use crate::sync::AtomicU32;
+
+/// The header words that belong to one side.
+pub(crate) fn side_words(h: &Header, side: Side) -> (&AtomicU32, &AtomicU32, &AtomicU32) {
+    match side {
+        Side::Writer => (&h.writer_pid, &h.writer_epoch, &h.writer_state),
+        Side::Reader => (&h.reader_pid, &h.reader_epoch, &h.reader_state),
+    }
+}
+
+/// The words a side sleeps on.
+pub(crate) fn wait_words(h: &Header, side: Side) -> WaitWords<'_> {
+    match side {
+        Side::Writer => WaitWords {
+            waiting: &h.writer_waiting,
+            seq: &h.space_seq,
+        },
+        Side::Reader => WaitWords {
+            waiting: &h.reader_waiting,
+            seq: &h.data_seq,
+        },
+    }
+}

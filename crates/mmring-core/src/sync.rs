@@ -1,0 +1,45 @@
+//! The one switch between `std` and `loom`.
+//!
+//! Every atomic, fence and spin hint used by the ring protocol comes from here. A normal build
+//! uses `core`; `RUSTFLAGS="--cfg loom"` swaps in loom's instrumented types so that the loom
+//! suite explores the interleavings and weak-memory outcomes of the *same* protocol code that
+//! runs over a shared mapping.
+//!
+//! Under loom the header is built on the heap (loom atomics have their own in-memory
+//! representation), so only the normal build ever casts mapped bytes to these types.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// A hint that we are in a spin loop. Under loom it yields to the model scheduler, which is
+/// what lets loom explore spin loops without exploring them forever.
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
+/// Give the CPU away (the `SpinYield` wait strategy).
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}
+
+/// The ordering that publishes the writer's cursor.
+///
+/// `Release`: it makes the record bytes written before it visible to the reader's `Acquire`
+/// load of the same cursor. The `mmring_mutant` cfg weakens it to `Relaxed` so that CI can show
+/// that the loom suite detects exactly the bug it exists for.
+#[cfg(not(mmring_mutant))]
+pub(crate) const PUBLISH: Ordering = Ordering::Release;
+#[cfg(mmring_mutant)]
+pub(crate) const PUBLISH: Ordering = Ordering::Relaxed;
