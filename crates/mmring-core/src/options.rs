@@ -126,6 +126,30 @@ impl RingOptions {
         Reader::attach(region::open_path(path.as_ref(), &self.params)?, self.wait)
     }
 
+    /// Creates the ring file at `path` (with [`RingOptions::create`] or
+    /// [`RingOptions::create_if_missing`]; otherwise only opens and validates it) without
+    /// attaching as either side, so that the writer and the reader that attach later both find
+    /// their peer "never attached" rather than "gone": for tools that prepare a ring for two
+    /// other processes.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-unattached-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use mmring_core::{RingOptions, WriterStatus};
+    /// RingOptions::new().create(4096).create_unattached(&path)?;
+    /// let r = mmring_core::Reader::open(&path)?;
+    /// assert_eq!(r.writer_status(), WriterStatus::Never);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), mmring_core::OpenError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`RingOptions::open_writer`], except [`OpenError::SideTaken`].
+    #[cfg(not(loom))]
+    pub fn create_unattached(&self, path: impl AsRef<Path>) -> Result<(), OpenError> {
+        region::open_path(path.as_ref(), &self.params).map(drop)
+    }
+
     /// A new anonymous ring (a sealed memfd) with both ends, to be split across `fork` (see
     /// [`crate::fork`]) or used by two threads.
     ///

@@ -1,0 +1,27 @@
+//! Opening the ring named on the command line, as writer or reader.
+
+use crate::cli::RingArgs;
+use crate::exit::Failure;
+use mmring::{Reader, RingOptions, Writer};
+
+fn options(args: &RingArgs) -> RingOptions {
+    let opts = RingOptions::new();
+    match args.create {
+        Some(cap) => opts.create_if_missing(cap).mode(args.mode),
+        None => opts,
+    }
+}
+
+/// Attaches as the writer of the ring at `args.path` (creating it if `--create` says so).
+pub fn writer(args: &RingArgs) -> Result<Writer, Failure> {
+    options(args)
+        .open_writer(&args.path)
+        .map_err(|e| Failure::open(&args.path, e))
+}
+
+/// Attaches as the reader of the ring at `args.path` (creating it if `--create` says so).
+pub fn reader(args: &RingArgs) -> Result<Reader, Failure> {
+    options(args)
+        .open_reader(&args.path)
+        .map_err(|e| Failure::open(&args.path, e))
+}
