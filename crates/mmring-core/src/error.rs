@@ -43,6 +43,14 @@ pub enum CorruptKind {
     RecordBeyondCommitted,
     /// A padding record does not end exactly at the end of the data region.
     BadPadding,
+    /// The ring file was truncated under the live mapping (by another process). `offset` is
+    /// the first offset found beyond the end of the file: the address of the access that
+    /// faulted, or the file's new length when a periodic `fstat` noticed it first. See
+    /// `docs/SECURITY.md`, "Truncation".
+    Truncated,
+    /// The producer cursor is so close to 2^64 that advancing it would wrap (a real ring never
+    /// gets there: it would take centuries; a forged header can start there).
+    CursorOverflow,
 }
 
 impl fmt::Display for CorruptKind {
@@ -60,6 +68,8 @@ impl fmt::Display for CorruptKind {
                 "record extends beyond the bytes the writer committed"
             }
             CorruptKind::BadPadding => "padding record does not end at the end of the data region",
+            CorruptKind::Truncated => "the ring file was truncated under the mapping",
+            CorruptKind::CursorOverflow => "producer cursor would wrap past 2^64",
         })
     }
 }

@@ -5,6 +5,7 @@ use crate::layout::{
     record_size, split_record_word, Header, HEADER_SIZE, READER_LOCK_BYTE, SIDE_ATTACHED,
     SIDE_CLOSED, SIDE_NEVER, TAG_MESSAGE, TAG_PADDING, WRITER_LOCK_BYTE,
 };
+use crate::region::guard::Guard;
 use crate::region::{check_file, check_header, lock, HeaderState};
 use crate::sync::Ordering;
 use std::fs::OpenOptions;
@@ -107,16 +108,19 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
             len,
         });
     }
-    // SAFETY: a read-only shared mapping of `len` bytes; we only read it, through atomics (for
-    // the header) and volatile loads (for records) at offsets validated against `len`.
-    let map =
-        unsafe { memmap2::MmapOptions::new().len(len as usize).map(&file) }.map_err(|source| {
-            OpenError::Io {
-                path: path.to_path_buf(),
-                op: "mmap",
-                source,
-            }
+    // A raw mapping: we only read it, through atomics (for the header) and volatile loads (for
+    // records) at offsets validated against `len`, never through Rust references to its bytes.
+    let map = memmap2::MmapOptions::new()
+        .len(len as usize)
+        .map_raw_read_only(&file)
+        .map_err(|source| OpenError::Io {
+            path: path.to_path_buf(),
+            op: "mmap",
+            source,
         })?;
+    // A truncation while we look turns the rest of the look into zeros instead of SIGBUS.
+    // Declared after `map`, so dropped (unregistered) before it is unmapped.
+    let _guard = Guard::register(map.as_ptr(), map.len());
     // SAFETY: page-aligned, at least HEADER_SIZE bytes, any bits are a valid `Header`. Only
     // loads are performed (atomic loads of naturally aligned words are fine on read-only
     // memory).
@@ -193,7 +197,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
 
 /// Counts the message records between the cursors, validating each as a reader would.
 fn walk(
-    map: &[u8],
+    map: &memmap2::MmapRaw,
     data_off: u64,
     cap: u64,
     max_msg: u64,
@@ -206,17 +210,26 @@ fn walk(
     let (mut pos, mut count, mut bytes) = (read, 0u64, 0u64);
     while pos < write {
         let off = pos & (cap - 1);
-        let at = (data_off + off) as usize;
-        let word = map.get(at..at + 8)?;
-        let (len, tag) = split_record_word(u64::from_le_bytes(word.try_into().ok()?));
+        let at = data_off.checked_add(off)?;
+        if at.checked_add(8)? > map.len() as u64 {
+            return None;
+        }
+        // SAFETY: `at + 8 <= len` (just checked) and `at` is a multiple of 8 (both terms are),
+        // in a page-aligned mapping; volatile because the ring's users may change it.
+        let word = unsafe { map.as_ptr().add(at as usize).cast::<u64>().read_volatile() };
+        let (len, tag) = split_record_word(u64::from_le(word));
         let len = u64::from(len);
         match tag {
-            TAG_MESSAGE if len <= max_msg && off + record_size(len) <= cap => {
+            TAG_MESSAGE
+                if len <= max_msg
+                    && off + record_size(len) <= cap
+                    && record_size(len) <= write - pos =>
+            {
                 pos += record_size(len);
                 count += 1;
                 bytes += len;
             }
-            TAG_PADDING if len + 8 == cap - off => pos += cap - off,
+            TAG_PADDING if len + 8 == cap - off && cap - off <= write - pos => pos += cap - off,
             _ => return None,
         }
     }

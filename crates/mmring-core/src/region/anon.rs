@@ -73,11 +73,11 @@ pub(crate) fn anonymous_pair(cap: u64) -> Result<(Region, Region), OpenError> {
     init_header(&map_first, cap);
     let geo = Geometry::new(cap, HEADER_LEN.into());
     // SAFETY: both mappings are `HEADER_LEN + cap` bytes of the same sealed memfd, whose header
-    // was just written.
+    // was just written. Unguarded: the seals make truncation impossible (see `guard.rs`).
     unsafe {
         Ok((
-            Region::new(map_first, first, anonymous_path(), geo),
-            Region::new(map_second, second, anonymous_path(), geo),
+            Region::new(map_first, first, anonymous_path(), geo, false),
+            Region::new(map_second, second, anonymous_path(), geo, false),
         ))
     }
 }

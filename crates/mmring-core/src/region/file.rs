@@ -1,5 +1,6 @@
 //! Creating and opening rings by path.
 
+use super::guard::Guard;
 use super::mapped::Region;
 use super::validate::{check_header, HeaderState};
 use crate::error::OpenError;
@@ -161,7 +162,7 @@ fn create(path: &Path, cap: u64, params: &OpenParams) -> Result<Region, OpenErro
     init_header(&map, cap);
     let geo = Geometry::new(cap, HEADER_LEN.into());
     // SAFETY: the mapping is `len = HEADER_LEN + cap` bytes and holds the header just written.
-    Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo) })
+    Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true) })
 }
 
 /// Names the cause of a failed `open`: a directory, socket or device gives EISDIR, ENXIO or
@@ -237,13 +238,21 @@ fn open_existing(path: &Path, params: &OpenParams) -> Result<Region, OpenError> 
             }
         } else {
             let map = map(&file, len, path)?;
+            // The file may shrink between the `fstat` above and our reads of the header: guard
+            // the mapping from the start (a fault turns it into zeros, read as "not ready", and
+            // the next round sees the new length). Declared after `map`, so dropped before it.
+            let guard = Guard::register(map.as_ptr(), map.len());
             // SAFETY: the mapping is at least HEADER_SIZE bytes and page-aligned; any bytes are a
             // valid `Header`.
             let h = unsafe { &*map.as_ptr().cast::<Header>() };
-            match check_header(h, len, path)? {
+            let state = check_header(h, len, path)?;
+            let shrunk = guard.slot().and_then(|s| s.truncated()).is_some();
+            drop(guard);
+            match state {
+                _ if shrunk => {}
                 HeaderState::Valid(geo) => {
                     // SAFETY: `check_header` verified `len == data_offset + cap`.
-                    return Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo) });
+                    return Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true) });
                 }
                 HeaderState::NotReady if give_up => {
                     return Err(OpenError::NotInitialised {

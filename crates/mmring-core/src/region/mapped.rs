@@ -1,5 +1,6 @@
 //! A ring mapped `MAP_SHARED` from a file or memfd, plus the descriptor that holds our claim.
 
+use super::guard::Guard;
 use super::{futex, lock, side_words, wait_words};
 use crate::data::Data;
 use crate::error::{OpenError, Side};
@@ -19,6 +20,8 @@ use std::time::Duration;
 /// descriptor is kept open because the side claim (an OFD lock) lives on it.
 #[derive(Debug)]
 pub(crate) struct Region {
+    /// Declared (so dropped) before `map`: the slot is freed before the range is unmapped.
+    guard: Guard,
     map: MmapRaw,
     file: File,
     path: PathBuf,
@@ -38,9 +41,24 @@ impl Region {
     /// # Safety
     /// `map` must be at least `geo.data_offset + geo.cap` bytes long, and its first
     /// `HEADER_SIZE` bytes must hold a header (any bytes are a valid `Header`).
-    pub(crate) unsafe fn new(map: MmapRaw, file: File, path: PathBuf, geo: Geometry) -> Self {
+    ///
+    /// `guarded`: register the mapping with the truncation guard (`guard.rs`); path-backed
+    /// rings need it, sealed memfds cannot shrink.
+    pub(crate) unsafe fn new(
+        map: MmapRaw,
+        file: File,
+        path: PathBuf,
+        geo: Geometry,
+        guarded: bool,
+    ) -> Self {
         debug_assert!(map.len() as u64 >= geo.data_offset + geo.cap);
+        let guard = if guarded {
+            Guard::register(map.as_ptr(), map.len())
+        } else {
+            Guard::none()
+        };
         Region {
+            guard,
             map,
             file,
             path,
@@ -76,6 +94,7 @@ impl Region {
                 data,
                 self.geo,
             )
+            .with_guard(self.guard.slot())
         }
     }
 
@@ -126,6 +145,9 @@ impl Region {
     /// Whether `side` is attached now. `deep` also asks the kernel whether its claim is held,
     /// which catches a holder killed without detaching; otherwise only the header is read.
     pub(crate) fn side_alive(&self, side: Side, deep: bool) -> bool {
+        if deep {
+            self.check_length();
+        }
         let (_, _, state) = side_words(self.header(), side);
         // Acquire: pairs with the Release stores in `claim` and `detach`.
         if state.load(Ordering::Acquire) != SIDE_ATTACHED {
@@ -150,6 +172,18 @@ impl Region {
 
     pub(crate) fn wake(&self, word: &AtomicU32) {
         futex::wake(word)
+    }
+
+    /// Notices a file shrunk under the mapping before any access faults (one `fstat`, on the
+    /// slow probe path only): the protocol then reports the truncation on its next idle poll.
+    fn check_length(&self) {
+        if let Some(slot) = self.guard.slot() {
+            if let Ok(meta) = self.file.metadata() {
+                if meta.len() < self.map.len() as u64 {
+                    slot.mark_truncated(meta.len());
+                }
+            }
+        }
     }
 
     /// `msync(MS_SYNC)` of the whole mapping.

@@ -5,6 +5,7 @@
 //! - `file` / `anon`: how such a mapping is created or opened (a path; a sealed memfd);
 //! - `validate`: the header checks run before the data region is touched;
 //! - `lock`, `futex`: side claims and cross-process sleeping;
+//! - `guard`: turns `SIGBUS` from a file truncated under a mapping into an error;
 //! - `heap` (loom only): the same interface over a heap allocation.
 
 #[cfg(not(loom))]
@@ -13,6 +14,8 @@ mod anon;
 mod file;
 #[cfg(not(loom))]
 pub(crate) mod futex;
+#[cfg(not(loom))]
+pub(crate) mod guard;
 #[cfg(loom)]
 mod heap;
 #[cfg(not(loom))]

@@ -102,7 +102,13 @@ impl Consumer {
             return Err(s.corrupt(CorruptKind::WriterTooFarAhead, WRITE_POS_OFFSET, write));
         }
         self.cached_write = write;
-        Ok(write != self.read)
+        if write == self.read {
+            // Nothing new: the slow path, where a truncation that zeroed the header without
+            // tripping a check (a ring that was empty) is reported.
+            s.check_truncated()?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// Marks everything up to `next` as consumed, without publishing it.

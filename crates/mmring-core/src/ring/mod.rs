@@ -58,6 +58,9 @@ pub(crate) struct Shared {
     hdr: NonNull<Header>,
     pub(crate) data: Data,
     pub(crate) geo: Geometry,
+    /// The truncation guard's record of this mapping (path-backed rings only).
+    #[cfg(not(loom))]
+    guard: Option<&'static crate::region::guard::Slot>,
 }
 
 // SAFETY: the header is only accessed through atomics and the data region through `Data`; the
@@ -69,7 +72,36 @@ impl Shared {
     /// `hdr` must point to a `Header` that stays valid (mapped) for the life of the returned
     /// value; `data` must satisfy `Data`'s contract for `geo.cap` bytes.
     pub(crate) unsafe fn new(hdr: NonNull<Header>, data: Data, geo: Geometry) -> Self {
-        Shared { hdr, data, geo }
+        Shared {
+            hdr,
+            data,
+            geo,
+            #[cfg(not(loom))]
+            guard: None,
+        }
+    }
+
+    /// Attaches the truncation guard's slot of this mapping.
+    #[cfg(not(loom))]
+    pub(crate) fn with_guard(mut self, slot: Option<&'static crate::region::guard::Slot>) -> Self {
+        self.guard = slot;
+        self
+    }
+
+    /// `Err(Truncated)` if the file behind the mapping was found shorter than the mapping.
+    /// Process-local (no shared-memory load); called on the slow paths only (empty, full,
+    /// corrupt).
+    #[inline]
+    pub(crate) fn check_truncated(&self) -> Result<(), Corrupt> {
+        #[cfg(not(loom))]
+        if let Some(off) = self.guard.and_then(|g| g.truncated()) {
+            return Err(Corrupt {
+                kind: CorruptKind::Truncated,
+                offset: off,
+                found: off,
+            });
+        }
+        Ok(())
     }
 
     #[inline]
@@ -80,8 +112,14 @@ impl Shared {
         unsafe { self.hdr.as_ref() }
     }
 
-    #[inline]
+    /// The error for a violation found at `offset`; reported as [`CorruptKind::Truncated`]
+    /// instead when the violation comes from the file being truncated under the mapping (the
+    /// guard replaced it with zeros).
+    #[cold]
     pub(crate) fn corrupt(&self, kind: CorruptKind, offset: u64, found: u64) -> Corrupt {
+        if let Err(t) = self.check_truncated() {
+            return t;
+        }
         Corrupt {
             kind,
             offset,

@@ -1,6 +1,6 @@
 //! The writer's half of the protocol.
 
-use super::{check_cursors, Shared, READ_POS_OFFSET};
+use super::{check_cursors, Shared, READ_POS_OFFSET, WRITE_POS_OFFSET};
 use crate::error::{Corrupt, CorruptKind};
 use crate::layout::{record_size, record_word, TAG_MESSAGE, TAG_PADDING};
 use crate::sync::{Ordering, PUBLISH};
@@ -54,11 +54,17 @@ impl Producer {
         let till_end = s.geo.cap - off;
         let pad = if total <= till_end { 0 } else { till_end };
         let need = pad + total;
-        if self.write + need - self.cached_read > s.geo.cap {
+        // `write - cached_read <= cap` (checked at attach and in `refresh`) and `need < cap`, so
+        // neither operation below can wrap; only `write + need` can, from a forged cursor.
+        if self.write - self.cached_read + need > s.geo.cap {
             self.refresh(s)?;
-            if self.write + need - self.cached_read > s.geo.cap {
+            if self.write - self.cached_read + need > s.geo.cap {
+                s.check_truncated()?;
                 return Ok(None);
             }
+        }
+        if self.write.checked_add(need).is_none() {
+            return Err(s.corrupt(CorruptKind::CursorOverflow, WRITE_POS_OFFSET, self.write));
         }
         if pad != 0 {
             s.data

@@ -1,0 +1,406 @@
+//! Open-time corpus: one test per named `OpenError`, each asserting the exact variant and that
+//! its message names the path; and every truncation length of a valid ring file from 0 to the
+//! header page plus one data page.
+
+use mmring::layout::{HEADER_LEN, MAGIC, VERSION};
+use mmring::{CorruptKind, OpenError, Reader, RingOptions, Side, Writer};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A fresh path in the temp dir, removed (file or directory) on drop.
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(name: &str) -> Tmp {
+        let p = std::env::temp_dir().join(format!("mmring-openerr-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_dir(&p);
+        Tmp(p)
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn quick() -> RingOptions {
+    RingOptions::new().init_timeout(Duration::ZERO)
+}
+
+/// Opens `path` as a reader and as a writer; both must fail alike. Returns the reader's error.
+fn open_err(path: &Path) -> OpenError {
+    let e = quick().open_reader(path).expect_err("open must fail");
+    let ew = quick().open_writer(path).expect_err("open must fail");
+    assert_eq!(
+        std::mem::discriminant(&e),
+        std::mem::discriminant(&ew),
+        "{e} / {ew}"
+    );
+    assert!(
+        e.to_string().contains(&*path.to_string_lossy()),
+        "error does not name the path: {e}"
+    );
+    e
+}
+
+/// The bytes of a valid ring file of `cap` data bytes, as this library writes it.
+fn valid_ring(name: &str, cap: u64) -> Vec<u8> {
+    let t = Tmp::new(name);
+    RingOptions::new()
+        .create(cap)
+        .create_unattached(&t.0)
+        .unwrap();
+    std::fs::read(&t.0).unwrap()
+}
+
+fn put_u32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put_u64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+#[test]
+fn not_found() {
+    let t = Tmp::new("missing");
+    assert!(matches!(open_err(&t.0), OpenError::NotFound { .. }));
+}
+
+#[test]
+fn already_exists_and_invalid_capacity() {
+    let t = Tmp::new("exists");
+    std::fs::write(&t.0, b"x").unwrap();
+    let e = Writer::create(&t.0, 4096).unwrap_err();
+    assert!(matches!(e, OpenError::AlreadyExists { .. }), "{e}");
+    assert!(e.to_string().contains(&*t.0.to_string_lossy()));
+    for cap in [0, 32, 100, 4095, 1 << 33] {
+        let t = Tmp::new("badcap");
+        let e = Writer::create(&t.0, cap).unwrap_err();
+        assert!(
+            matches!(e, OpenError::InvalidCapacity(c) if c == cap),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn empty_file() {
+    let t = Tmp::new("empty");
+    std::fs::write(&t.0, b"").unwrap();
+    assert!(matches!(open_err(&t.0), OpenError::Empty { .. }));
+}
+
+#[test]
+fn shorter_than_header() {
+    let t = Tmp::new("short");
+    std::fs::write(&t.0, &valid_ring("short-src", 4096)[..100]).unwrap();
+    assert!(matches!(
+        open_err(&t.0),
+        OpenError::TooShort { len: 100, .. }
+    ));
+}
+
+#[test]
+fn bad_magic() {
+    let t = Tmp::new("magic");
+    let mut b = valid_ring("magic-src", 4096);
+    b[0] ^= 0x20;
+    std::fs::write(&t.0, &b).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(e, OpenError::BadMagic { found, .. } if found == MAGIC ^ 0x20),
+        "{e}"
+    );
+}
+
+#[test]
+fn newer_version() {
+    let t = Tmp::new("version");
+    let mut b = valid_ring("version-src", 4096);
+    put_u32(&mut b, 8, VERSION + 1);
+    std::fs::write(&t.0, &b).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(e, OpenError::NewerVersion { found, supported, .. } if found == VERSION + 1 && supported == VERSION),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_header_fields() {
+    let cases: [(&str, usize, u32); 3] = [
+        ("version", 8, 0),
+        ("header_len", 12, 4095),
+        ("ready", 24, 0xDEAD),
+    ];
+    for (field, off, v) in cases {
+        let t = Tmp::new(&format!("hdr-{field}"));
+        let mut b = valid_ring("hdr-src", 4096);
+        put_u32(&mut b, off, v);
+        std::fs::write(&t.0, &b).unwrap();
+        let e = open_err(&t.0);
+        assert!(
+            matches!(e, OpenError::BadHeader { field: f, found, .. } if f == field && found == u64::from(v)),
+            "{field}: {e}"
+        );
+    }
+}
+
+#[test]
+fn capacity_not_power_of_two() {
+    for cap in [4097u64, 3 * 1024, 32, 1 << 33] {
+        let t = Tmp::new("cap");
+        let mut b = valid_ring("cap-src", 4096);
+        put_u64(&mut b, 16, cap);
+        std::fs::write(&t.0, &b).unwrap();
+        let e = open_err(&t.0);
+        assert!(
+            matches!(e, OpenError::BadCapacity { found, .. } if found == cap),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn length_not_matching_capacity() {
+    let t = Tmp::new("length");
+    let mut b = valid_ring("length-src", 4096);
+    b.extend_from_slice(&[0; 4096]);
+    std::fs::write(&t.0, &b).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(
+            e,
+            OpenError::LengthMismatch {
+                expected: 8192,
+                actual: 12288,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn header_never_initialised() {
+    let t = Tmp::new("uninit");
+    std::fs::write(&t.0, vec![0u8; 8192]).unwrap();
+    let e = RingOptions::new()
+        .init_timeout(Duration::from_millis(20))
+        .open_reader(&t.0)
+        .unwrap_err();
+    assert!(
+        matches!(e, OpenError::NotInitialised { waited, .. } if waited >= Duration::from_millis(20)),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&*t.0.to_string_lossy()));
+}
+
+#[test]
+fn corrupt_cursors_at_attach() {
+    let t = Tmp::new("cursors");
+    let mut b = valid_ring("cursors-src", 4096);
+    put_u64(&mut b, 128, 64); // write_pos
+    put_u64(&mut b, 256, 72); // read_pos, ahead of it
+    std::fs::write(&t.0, &b).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(&e, OpenError::Corrupt { source, .. } if source.kind == CorruptKind::ReaderAheadOfWriter && source.offset == 256),
+        "{e}"
+    );
+}
+
+#[test]
+fn side_taken() {
+    let t = Tmp::new("taken");
+    let _w = Writer::create(&t.0, 4096).unwrap();
+    let e = Writer::open(&t.0).unwrap_err();
+    assert!(
+        matches!(e, OpenError::SideTaken { side: Side::Writer, pid, .. } if pid == std::process::id()),
+        "{e}"
+    );
+}
+
+#[test]
+fn directory() {
+    let t = Tmp::new("dir");
+    std::fs::create_dir(&t.0).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(
+            e,
+            OpenError::NotRegularFile {
+                kind: "directory",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn fifo() {
+    let t = Tmp::new("fifo");
+    nix::unistd::mkfifo(&t.0, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(e, OpenError::NotRegularFile { kind: "FIFO", .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn character_device() {
+    let e = quick().open_reader("/dev/null").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            OpenError::NotRegularFile {
+                kind: "character device",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("/dev/null"));
+}
+
+#[test]
+fn symlink_is_refused() {
+    let target = Tmp::new("link-target");
+    Writer::create(&target.0, 4096).map(drop).unwrap();
+    let link = Tmp::new("link");
+    std::os::unix::fs::symlink(&target.0, &link.0).unwrap();
+    assert!(matches!(open_err(&link.0), OpenError::Symlink { .. }));
+    // And `create` does not follow it either.
+    let e = Writer::create(&link.0, 4096).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            OpenError::AlreadyExists { .. } | OpenError::Symlink { .. }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn foreign_owner_needs_opt_in() {
+    let t = Tmp::new("foreign");
+    RingOptions::new()
+        .create(4096)
+        .create_unattached(&t.0)
+        .unwrap();
+    let us = nix::unistd::geteuid().as_raw();
+    let other = if us == 65534 { 65533 } else { 65534 };
+    if let Err(e) = nix::unistd::chown(&t.0, Some(nix::unistd::Uid::from_raw(other)), None) {
+        // Not root and not allowed to give files away: the case cannot be built here.
+        assert_ne!(us, 0, "root could not chown: {e}");
+        eprintln!("skipping foreign_owner_needs_opt_in: chown failed ({e})");
+        return;
+    }
+    let e = open_err(&t.0);
+    assert!(
+        matches!(e, OpenError::ForeignOwner { owner, us: u, .. } if owner == other && u == us),
+        "{e}"
+    );
+    let r = quick().allow_foreign_owner(true).open_reader(&t.0);
+    assert!(r.is_ok(), "{:?}", r.err());
+}
+
+/// Env var naming the file the unprivileged helper must fail to open.
+const PERM_ENV: &str = "MMRING_TEST_PERMISSION_PATH";
+
+#[test]
+fn permission_denied() {
+    let us = nix::unistd::geteuid().as_raw();
+    let dir = Tmp::new("perm-dir");
+    std::fs::create_dir(&dir.0).unwrap();
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.0.join("ring");
+    let _cleanup = Tmp(path.clone());
+    RingOptions::new()
+        .create(4096)
+        .mode(0o444) // nobody may write it
+        .create_unattached(&path)
+        .unwrap();
+    if us != 0 {
+        // Mode bits apply to us directly.
+        let e = open_err(&path);
+        assert!(matches!(e, OpenError::PermissionDenied { .. }), "{e}");
+        return;
+    }
+    // Root bypasses mode bits: give the file to `nobody` and run the check as `nobody`, in a
+    // fresh process (the helper test below) whose uid and gid are set before exec.
+    use std::os::unix::process::CommandExt;
+    nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "permission_denied_helper",
+            "--test-threads=1",
+        ])
+        .env(PERM_ENV, &path)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "helper failed: {text}");
+    assert!(text.contains("1 passed"), "helper did not run: {text}");
+}
+
+/// Run by `permission_denied` as uid 65534, on a file it owns with mode 0444.
+#[test]
+#[ignore = "helper: run by permission_denied as an unprivileged user"]
+fn permission_denied_helper() {
+    let path = PathBuf::from(std::env::var_os(PERM_ENV).expect("run by permission_denied"));
+    assert_eq!(nix::unistd::geteuid().as_raw(), 65534);
+    let e = open_err(&path);
+    assert!(matches!(e, OpenError::PermissionDenied { .. }), "{e}");
+    // A read-only look is still allowed.
+    assert!(mmring::inspect(&path).is_ok());
+}
+
+#[test]
+fn every_truncation_length() {
+    let cap = 4096u64;
+    let full = valid_ring("trunc-src", cap);
+    let total = u64::from(HEADER_LEN) + cap;
+    assert_eq!(full.len() as u64, total);
+    let t = Tmp::new("trunc");
+    for len in 0..=full.len() {
+        std::fs::write(&t.0, &full[..len]).unwrap();
+        let res = quick().open_reader(&t.0);
+        let insp = mmring::inspect(&t.0);
+        match (len, res) {
+            (0, Err(OpenError::Empty { .. })) => {}
+            (1..=1023, Err(OpenError::TooShort { len: l, .. })) if l == len as u64 => {}
+            (
+                1024..,
+                Err(OpenError::LengthMismatch {
+                    expected, actual, ..
+                }),
+            ) if expected == total && actual == len as u64 && len < full.len() => {}
+            (l, Ok(_)) if l == full.len() => {}
+            (l, other) => panic!("length {l}: unexpected {other:?}"),
+        }
+        assert_eq!(insp.is_ok(), len == full.len(), "inspect at length {len}");
+    }
+}
+
+#[test]
+fn reader_and_inspect_agree_on_valid_ring() {
+    // The reference for the corpus above: the untruncated file opens for both sides.
+    let t = Tmp::new("valid");
+    std::fs::write(&t.0, valid_ring("valid-src", 4096)).unwrap();
+    let mut w = quick().open_writer(&t.0).unwrap();
+    let mut r = Reader::open(&t.0).unwrap();
+    w.try_send(b"ok").unwrap();
+    assert_eq!(&*r.try_recv().unwrap(), b"ok");
+}
