@@ -71,9 +71,12 @@ pub enum Command {
     #[command(
         long_about = "Attach as the ring's reader and print messages, one per line. Without \
             --count or --follow, print what the ring holds now and exit. A tail started before \
-            any writer has attached waits for one. When the writer has gone (exited, or \
-            killed), tail prints everything it committed and then exits with status 3. \
-            Printed messages are consumed: their space goes back to the writer.",
+            any writer has attached waits for one. When the writer goes away (exits, or is \
+            killed) while tail is attached, tail prints everything it committed and then exits \
+            with status 3. A writer that had already gone before tail attached does not count: \
+            tail prints what it left, then a plain tail exits 0 and --count or --follow wait \
+            for the next writer. Printed messages are consumed: their space goes back to the \
+            writer.",
         after_help = format!(
             "Examples:\n  mmring tail /dev/shm/r                      # what is there now\n  mmring tail /dev/shm/r --count 1000000 | md5sum\n  mmring tail /dev/shm/r --follow --format json\n\n{}",
             crate::exit::EXIT_CODES
