@@ -75,6 +75,12 @@ impl Check {
             return;
         }
         let n = m.len();
+        if n < 8 {
+            self.bad
+                .get_or_insert(format!("message {} is only {n} bytes", self.expect));
+            self.expect += 1;
+            return;
+        }
         let head = u64::from_le_bytes(m[..8].try_into().expect("8 bytes"));
         let tail = u64::from_le_bytes(m[n - 8..].try_into().expect("8 bytes"));
         if self.bad.is_none() && (head != self.expect || tail != self.expect) {
