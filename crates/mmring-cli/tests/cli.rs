@@ -348,7 +348,10 @@ fn error_paths_print_one_line_and_a_documented_status() {
     first.kill().unwrap();
     first.wait().unwrap();
 
-    // No reader drains the ring: a send that needs more room gives up at its timeout.
+    // No reader has ever attached to drain the ring: a send that needs more room waits for
+    // one, and gives up at its timeout.
+    let ring = dir.path("full");
+    create(&ring, "4KiB");
     let mut send = mmring(&["send", s(&ring), "--timeout", "200ms"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
