@@ -16,6 +16,8 @@
 //! side at a time (see `docs/FORMAT.md`, "Ownership of bytes").
 
 #[cfg(loom)]
+pub use model::LoomData;
+#[cfg(loom)]
 pub(crate) use model::*;
 #[cfg(not(loom))]
 pub(crate) use real::*;
@@ -89,8 +91,9 @@ mod real {
                 "view out of range"
             );
             // SAFETY: `off <= cap` by the assert, so the pointer stays inside the region.
+            let ptr = unsafe { self.base.as_ptr().add(off as usize) };
             View {
-                ptr: unsafe { self.base.as_ptr().add(off as usize) },
+                ptr,
                 len: len as usize,
             }
         }
@@ -211,6 +214,32 @@ mod model {
                 guards,
                 bytes: vec![0; len as usize],
             }
+        }
+    }
+
+    /// A bare data region, for the loom suite's checks of this model itself: that it reports
+    /// unsynchronised overlapping access to payload words and stays silent for disjoint
+    /// records. Loom builds only; not part of the API.
+    #[doc(hidden)]
+    #[derive(Debug, Clone)]
+    pub struct LoomData(Data);
+
+    impl LoomData {
+        /// A zeroed region of `cap` bytes (a multiple of 8).
+        pub fn new(cap: u64) -> Self {
+            LoomData(Data::new_heap(cap))
+        }
+
+        /// Writes `bytes` at `off` (8-aligned) through a write view, as a committed grant does.
+        pub fn write_payload(&self, off: u64, bytes: &[u8]) {
+            let mut v = self.0.view_mut(off, bytes.len() as u64);
+            v.as_mut_slice().copy_from_slice(bytes);
+            v.finish();
+        }
+
+        /// Reads `len` bytes at `off` (8-aligned) through a read view, as a message does.
+        pub fn read_payload(&self, off: u64, len: u64) -> Vec<u8> {
+            self.0.view(off, len).as_slice().to_vec()
         }
     }
 

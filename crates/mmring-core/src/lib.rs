@@ -45,6 +45,9 @@ mod sync;
 mod wait;
 mod writer;
 
+#[cfg(loom)]
+#[doc(hidden)]
+pub use data::LoomData;
 pub use error::{
     Corrupt, CorruptKind, OpenError, PodError, RecvError, SendError, Side, TryRecvError,
     TrySendError,

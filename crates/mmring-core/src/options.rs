@@ -1,5 +1,6 @@
 //! `RingOptions`: how to create or open a ring.
 
+#[cfg(not(loom))]
 use crate::error::OpenError;
 #[cfg(not(loom))]
 use crate::region::{self, CreateMode, OpenParams};

@@ -50,6 +50,8 @@ pub(crate) type Deadline = Option<()>;
 /// Why a blocking operation ended without its condition.
 #[derive(Debug)]
 pub(crate) enum Blocked {
+    /// The deadline passed (never under loom, which has no clock).
+    #[cfg_attr(loom, allow(dead_code))]
     Timeout,
     Disconnected,
     Corrupt(Corrupt),

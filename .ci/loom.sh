@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Model-checks the ring protocol with loom, then proves the check can fail.
+#
+# Phase 1 runs crates/mmring-core/tests/loom.rs under `--cfg loom`: it must pass.
+# Phase 2 runs the same suite under `--cfg loom --cfg mmring_mutant`, which weakens the Release
+# store that publishes the writer's cursor to Relaxed (see crates/mmring-core/src/sync.rs): it
+# must fail, and fail because loom reports a causality violation (an unordered access to the
+# ring's data cells), not because of a build error or a value mismatch. This script exits
+# non-zero if phase 1 fails, or if phase 2 passes or fails for another reason.
+#
+# Environment: LOOM_MAX_PREEMPTIONS (default 2) bounds the preemptions loom explores per
+# execution; LOOM_TARGET_DIR (default target/loom) is where both builds go, in two
+# subdirectories, so neither thrashes the other nor the normal build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+target="${LOOM_TARGET_DIR:-$PWD/target/loom}"
+log="$target/mutant.log"
+mkdir -p "$target"
+
+echo "== loom 1/2: protocol suite, --cfg loom, LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS (must pass)"
+start=$SECONDS
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$target/normal" \
+    cargo test -p mmring-core --release --test loom
+echo "== loom 1/2: passed in $((SECONDS - start)) s"
+
+echo "== loom 2/2: same suite, --cfg loom --cfg mmring_mutant (cursor publish Relaxed; must fail)"
+start=$SECONDS
+if RUSTFLAGS="--cfg loom --cfg mmring_mutant" CARGO_TARGET_DIR="$target/mutant" \
+    cargo test -p mmring-core --release --test loom --no-fail-fast >"$log" 2>&1; then
+    echo "FAIL: the loom suite passed with the mutant; it cannot see the bug it exists for." >&2
+    echo "      (full output: $log)" >&2
+    exit 1
+fi
+if ! grep -q '^running [0-9]* tests' "$log"; then
+    echo "FAIL: the mutant run failed before running any test (output follows)." >&2
+    cat "$log" >&2
+    exit 1
+fi
+failed=$(grep -E '^test .* \.\.\. FAILED$' "$log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' || true)
+violations=$(grep -c 'Causality violation' "$log" || true)
+if [ -z "$failed" ] || [ "$violations" -eq 0 ]; then
+    echo "FAIL: the mutant run failed, but not with a loom causality violation (output follows)." >&2
+    cat "$log" >&2
+    exit 1
+fi
+echo "== loom 2/2: mutant rejected in $((SECONDS - start)) s, as required:" \
+    "$(echo "$failed" | wc -l) tests failed, $violations causality violations reported:"
+echo "$failed" | sed 's/^/   - /'
+grep -A3 -m1 'Causality violation' "$log" | sed 's/^/   | /'
+echo "   (full mutant output: $log)"

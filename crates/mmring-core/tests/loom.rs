@@ -1,0 +1,360 @@
+//! Model checks of the ring protocol with loom.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p mmring-core --release --test loom`. Each test
+//! runs its body under [`loom::model`], which executes it once per distinct interleaving of
+//! the atomic operations (and per allowed weak-memory outcome), up to `LOOM_MAX_PREEMPTIONS`
+//! preemptions per execution ([`DEFAULT_PREEMPTIONS`] when unset).
+//!
+//! The ring under test is the real protocol code over a heap region: the header's atomics are
+//! loom atomics and the data region is one `loom::cell::UnsafeCell<u64>` per 8-byte word, with
+//! zero-copy views holding their cells' access for as long as they live. A writer filling bytes
+//! that the reader may still read (or the reverse) is reported by loom as a causality
+//! violation, even when the bytes read happen to be right. Rings are tiny (64 bytes, the
+//! minimum) so that a handful of messages wraps several times and the interleavings stay
+//! tractable. Every test checks the contents and order of what arrives.
+
+#![cfg(loom)]
+
+use loom::thread;
+use mmring_core::{RecvError, RingOptions, SendError, TryRecvError, TrySendError, WriterStatus};
+
+/// The data capacity of every ring here: the minimum, so that a few messages wrap.
+const CAP: u64 = 64;
+
+/// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set.
+const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// Runs `f` under loom for every interleaving allowed by the preemption bound.
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    let bound = b.preemption_bound;
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = runs.clone();
+    let start = std::time::Instant::now();
+    b.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    // Shown with `--nocapture`: the size of each model, to tune the preemption bound.
+    eprintln!(
+        "loom: {}: {} executions in {:.1?} (preemption bound {})",
+        std::thread::current().name().unwrap_or("?"),
+        runs.load(std::sync::atomic::Ordering::Relaxed),
+        start.elapsed(),
+        bound.map_or("none".to_string(), |b| b.to_string()),
+    );
+}
+
+/// A payload of `len` bytes unique to message `id` (no zero bytes, so it never looks like
+/// fresh memory).
+fn payload(id: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|k| 1 + (id.wrapping_mul(37) ^ (k as u8).wrapping_mul(11)) % 250)
+        .collect()
+}
+
+/// The messages `(id, len)` as the reader must see them.
+fn expected(msgs: &[(u8, usize)]) -> Vec<Vec<u8>> {
+    msgs.iter().map(|&(id, len)| payload(id, len)).collect()
+}
+
+/// Receives with `recv` until the writer is gone.
+fn recv_all(r: &mut mmring_core::Reader) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    loop {
+        match r.recv() {
+            Ok(m) => got.push(m.to_vec()),
+            Err(RecvError::Disconnected) => return got,
+            Err(e) => panic!("recv: {e:?}"),
+        }
+    }
+}
+
+/// Sixteen-byte messages make 24-byte records; in a 64-byte ring every third slot would cross
+/// the end, so the writer pads at offset 48 on each lap: five messages wrap twice, through two
+/// padding records, while the reader reads concurrently.
+#[test]
+fn send_recv_wraps_through_padding() {
+    const MSGS: [(u8, usize); 5] = [(1, 16), (2, 16), (3, 16), (4, 16), (5, 16)];
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        let t = thread::spawn(move || {
+            for (id, len) in MSGS {
+                w.send(&payload(id, len)).unwrap();
+            }
+        });
+        assert_eq!(recv_all(&mut r), expected(&MSGS));
+        t.join().unwrap();
+    });
+}
+
+/// The writer fills the ring with `try_send` before the reader exists, sees `Full` (with its
+/// message handed back) even after refreshing its cached copy of the reader's cursor, and then
+/// gets room only by refreshing it again once the reader has released: once through the
+/// non-blocking path (`try_send` retried) and once through the blocking one (`send`).
+#[test]
+fn full_ring_refreshes_cached_cursor() {
+    const MSGS: [(u8, usize); 4] = [(10, 24), (11, 24), (12, 24), (13, 17)];
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        // Two 24-byte messages are two 32-byte records: exactly full.
+        w.try_send(&payload(10, 24)).unwrap();
+        w.try_send(&payload(11, 24)).unwrap();
+        assert_eq!(w.in_flight(), CAP);
+        let third = payload(12, 24);
+        match w.try_send(&third) {
+            Err(TrySendError::Full(back)) => assert_eq!(back, &third[..]),
+            other => panic!("expected Full, got {other:?}"),
+        }
+        let t = thread::spawn(move || recv_all(&mut r));
+        loop {
+            match w.try_send(&third) {
+                Ok(()) => break,
+                Err(TrySendError::Full(_)) => thread::yield_now(),
+                Err(e) => panic!("try_send: {e:?}"),
+            }
+        }
+        w.send(&payload(13, 17)).unwrap();
+        drop(w);
+        assert_eq!(t.join().unwrap(), expected(&MSGS));
+    });
+}
+
+/// Zero-copy grants: an abandoned grant publishes nothing and its space is reused, a grant
+/// committed shorter than reserved takes only what it committed, and a grant abandoned after
+/// its reservation wrote a padding record leaves that padding to be published with the next
+/// commit. The reader receives exactly the committed bytes, in order.
+#[test]
+fn grants_commit_and_abandon() {
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        let t = thread::spawn(move || {
+            // Abandoned: nothing is published.
+            let mut g = w.reserve(8).unwrap();
+            g.copy_from_slice(&payload(99, 8));
+            drop(g);
+            // Reserved at 24, committed at 5: a 16-byte record at 0.
+            let mut g = w.reserve(24).unwrap();
+            g[..5].copy_from_slice(&payload(20, 5));
+            g.commit_len(5);
+            // A 24-byte record at 16.
+            let mut g = w.reserve(16).unwrap();
+            g.copy_from_slice(&payload(21, 16));
+            g.commit();
+            // A 32-byte record does not fit in the 24 bytes before the end: padding at 40,
+            // then the grant at 64, abandoned.
+            let mut g = w.reserve(24).unwrap();
+            g.copy_from_slice(&payload(98, 24));
+            drop(g);
+            // Reuses the abandoned grant's place; publishes the padding with it.
+            let mut g = w.reserve(8).unwrap();
+            g.copy_from_slice(&payload(22, 8));
+            g.commit();
+        });
+        assert_eq!(recv_all(&mut r), expected(&[(20, 5), (21, 16), (22, 8)]));
+        t.join().unwrap();
+    });
+}
+
+/// Batches on both sides: the writer stages three messages and publishes them at once, then
+/// sends three more that need the reader's space back; the reader waits for one message, then
+/// reads whatever else is committed through a batch whose space goes back in one release when
+/// it drops (which must wake a writer waiting for room).
+#[test]
+fn batches_publish_and_release_together() {
+    const MSGS: [(u8, usize); 6] = [(30, 8), (31, 8), (32, 8), (33, 8), (34, 8), (35, 8)];
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        let t = thread::spawn(move || {
+            let mut b = w.batch();
+            for (id, len) in &MSGS[..3] {
+                b.try_send(&payload(*id, *len)).unwrap();
+            }
+            drop(b);
+            for (id, len) in &MSGS[3..] {
+                w.send(&payload(*id, *len)).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        loop {
+            match r.recv() {
+                Ok(m) => got.push(m.to_vec()),
+                Err(RecvError::Disconnected) => break,
+                Err(e) => panic!("recv: {e:?}"),
+            }
+            let mut b = r.batch();
+            while let Some(m) = b.next().unwrap() {
+                got.push(m.to_vec());
+            }
+        }
+        assert_eq!(got, expected(&MSGS));
+        t.join().unwrap();
+    });
+}
+
+/// Payload sizes from 0 to the maximum (24 bytes in a 64-byte ring): zero-length records,
+/// one of them in the last word before the end (its empty payload starts at the end of the
+/// region), a maximum-size record right after the wrap, and a minimal 8-byte padding record.
+/// The first lap is sent and received before the reader thread starts, so that the model's
+/// interleavings are spent on the records around the wrap.
+#[test]
+fn variable_sizes_and_zero_length() {
+    // Records: 32@0, 16@32, 8@48, then concurrently 8@56 (empty payload at offset 64),
+    // 32@64, 8@96, 16@104, 8 bytes of padding at 120 and 16@128.
+    const FIRST: [(u8, usize); 3] = [(40, 17), (41, 8), (42, 0)];
+    const MSGS: [(u8, usize); 5] = [(43, 0), (44, 24), (45, 0), (46, 1), (47, 3)];
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        for (id, len) in FIRST {
+            w.try_send(&payload(id, len)).unwrap();
+        }
+        for (id, len) in FIRST {
+            assert_eq!(r.try_recv_vec().unwrap(), payload(id, len));
+        }
+        let t = thread::spawn(move || {
+            for (id, len) in MSGS {
+                w.send(&payload(id, len)).unwrap();
+            }
+        });
+        let got = recv_all(&mut r);
+        assert_eq!(
+            got.iter().map(Vec::len).collect::<Vec<_>>(),
+            MSGS.iter().map(|m| m.1).collect::<Vec<_>>()
+        );
+        assert_eq!(got, expected(&MSGS));
+        t.join().unwrap();
+    });
+}
+
+/// No lost wake-up for a sleeping reader: it parks on an empty ring, the writer publishes one
+/// message and stays attached until the reader has it, so only the wake-up handshake (not the
+/// writer's detach) can end the reader's sleep. A lost wake-up is a deadlock, which loom
+/// reports.
+#[test]
+fn parked_reader_is_woken() {
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        let t = thread::spawn(move || r.recv().map(|m| m.to_vec()).unwrap());
+        w.send(&payload(50, 12)).unwrap();
+        assert_eq!(t.join().unwrap(), payload(50, 12));
+        drop(w);
+    });
+}
+
+/// No lost wake-up for a sleeping writer: the ring is full, the writer parks for room, the
+/// reader frees it and stays attached until the writer is done.
+#[test]
+fn parked_writer_is_woken() {
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        w.try_send(&payload(60, 24)).unwrap();
+        w.try_send(&payload(61, 24)).unwrap();
+        let t = thread::spawn(move || {
+            w.send(&payload(62, 20)).unwrap();
+            w
+        });
+        assert_eq!(r.recv_vec().unwrap(), payload(60, 24));
+        let w = t.join().unwrap();
+        assert_eq!(r.recv_vec().unwrap(), payload(61, 24));
+        assert_eq!(r.recv_vec().unwrap(), payload(62, 20));
+        drop(w);
+        assert_eq!(r.recv_vec(), Err(RecvError::Disconnected));
+    });
+}
+
+/// The writer sends and leaves: everything it committed is delivered first, then the reader
+/// sees `Disconnected` (polled with `try_recv`, so never masked by a wake-up).
+#[test]
+fn writer_disconnect_after_delivery() {
+    const MSGS: [(u8, usize); 3] = [(70, 7), (71, 24), (72, 0)];
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        let t = thread::spawn(move || {
+            for (id, len) in MSGS {
+                w.try_send(&payload(id, len)).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        loop {
+            match r.try_recv() {
+                Ok(m) => got.push(m.to_vec()),
+                Err(TryRecvError::Empty) => thread::yield_now(),
+                Err(TryRecvError::Disconnected) => break,
+                Err(e) => panic!("try_recv: {e:?}"),
+            }
+        }
+        assert_eq!(got, expected(&MSGS));
+        assert_eq!(r.writer_status(), WriterStatus::Gone);
+        t.join().unwrap();
+    });
+}
+
+/// The reader takes one message from a full ring and leaves: the writer's next send uses the
+/// freed space (the reader's release happens before its detach), and the one after, which
+/// would have to wait for room forever, fails with `Disconnected` instead of sleeping.
+#[test]
+fn reader_disconnect_fails_blocked_send() {
+    model(|| {
+        let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
+        w.try_send(&payload(80, 24)).unwrap();
+        w.try_send(&payload(81, 24)).unwrap();
+        let t = thread::spawn(move || {
+            assert_eq!(r.recv_vec().unwrap(), payload(80, 24));
+        });
+        w.send(&payload(82, 24)).unwrap();
+        assert_eq!(w.send(&payload(83, 1)), Err(SendError::Disconnected));
+        t.join().unwrap();
+        assert!(!w.is_reader_alive());
+    });
+}
+
+/// The data model itself, part 1: a writer fills a payload and flags it with a `Relaxed`
+/// store (the mutant's bug, in miniature); a reader that sees the flag and reads the payload
+/// is not ordered after the fill, and loom reports it as a causality violation on the
+/// payload's cells, although the bytes it reads are right.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn model_reports_unordered_payload_read() {
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::sync::Arc;
+    model(|| {
+        let data = mmring_core::LoomData::new(CAP);
+        let flag = Arc::new(AtomicBool::new(false));
+        let (d, f) = (data.clone(), flag.clone());
+        let t = thread::spawn(move || {
+            d.write_payload(8, &payload(90, 12));
+            f.store(true, Ordering::Relaxed);
+        });
+        if flag.load(Ordering::Acquire) {
+            assert_eq!(data.read_payload(8, 12), payload(90, 12));
+        }
+        t.join().unwrap();
+    });
+}
+
+/// The data model itself, part 2: the same hand-off with a `Release` store is silent, and so
+/// are a write and a read of disjoint records that are not ordered at all (adjacent records,
+/// the reader's ending in the middle of its last word).
+#[test]
+fn model_accepts_ordered_and_disjoint_access() {
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::sync::Arc;
+    model(|| {
+        let data = mmring_core::LoomData::new(CAP);
+        data.write_payload(0, &payload(91, 5));
+        let flag = Arc::new(AtomicBool::new(false));
+        let (d, f) = (data.clone(), flag.clone());
+        let t = thread::spawn(move || {
+            d.write_payload(8, &payload(92, 12));
+            f.store(true, Ordering::Release);
+        });
+        assert_eq!(data.read_payload(0, 5), payload(91, 5));
+        if flag.load(Ordering::Acquire) {
+            assert_eq!(data.read_payload(8, 12), payload(92, 12));
+        }
+        t.join().unwrap();
+    });
+}
