@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the cross-process benchmark (stable, default features: iceoryx2 and shmring; shaq
+# needs nightly and is left out) and the criterion micro benchmarks, then runs a seconds-long
+# smoke of the comparison. It fails only if the bench itself fails (a sequence check, a peer
+# that never connects, a crash), never on timing: no figure is compared with anything here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release -p mmring-bench --locked
+cargo bench --bench ring --no-run --locked
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+cargo run --release -p mmring-bench --locked -- --quick --svg "$out/bench.svg" --json "$out/bench.json"
+test -s "$out/bench.svg"
+test -s "$out/bench.json"
+echo "bench smoke: ok"

@@ -1,0 +1,674 @@
+//! Crash consistency and dead-peer detection with real processes and real signals.
+//!
+//! - a writer `SIGKILL`ed at random moments, 100 times over one file-backed ring, a new writer
+//!   resuming the sequence each time: the reader sees a gap-free, duplicate-free, untorn stream;
+//! - a reader `SIGKILL`ed at random moments, 100 times: each new reader resumes at the last
+//!   message its predecessor received (if that one was not released yet) or the one after;
+//! - a `SIGSTOP`ped writer or reader is not reported dead, and continues after `SIGCONT`;
+//! - a parked reader wakes promptly, and a parked reader or writer uses next to no CPU;
+//! - a writer blocked on a full ring gets `Disconnected` when its reader is killed, a blocked
+//!   reader when its writer is killed;
+//! - `flush` writes a file ring's dirty pages back (`msync`).
+//!
+//! Repeat a randomised run with the seed it prints: `MMRING_TEST_SEED=<seed>`.
+
+mod common;
+
+use common::{env, env_u64, mono_ns, proc_cpu_time, Proc, Rng};
+use mmring::stream::{fill, seq_of, size_for, verify};
+use mmring::{Reader, RecvError, SendError, Writer, WriterStatus};
+use std::os::unix::process::ExitStatusExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+child_roles!(role);
+
+const LONG: Duration = Duration::from_secs(60);
+/// Message sizes of the chaos streams: small to a quarter of the ring, so that records wrap.
+const MIN: usize = 8;
+const MAX: usize = 1500;
+const CAP: u64 = 16 * 1024;
+/// Kills per chaos test.
+const KILLS: usize = 100;
+
+/// The child roles of this file; the return value is the exit status.
+fn role(name: &str) -> i32 {
+    match name {
+        "chaos-writer" => chaos_writer(),
+        "chaos-reader" => chaos_reader(),
+        "paced-writer" => paced_writer(),
+        "latency-reader" => latency_reader(),
+        "sleepy" => sleepy(),
+        other => {
+            println!("unknown role {other}");
+            2
+        }
+    }
+}
+
+/// Writes the stream from `START` until killed, alternating single zero-copy messages and
+/// batches (published together when the batch drops).
+fn chaos_writer() -> i32 {
+    let mut w = Writer::open(env("RING")).expect("attach writer");
+    println!("attached");
+    let mut seq = env_u64("START");
+    loop {
+        if seq % 3 == 0 {
+            let mut batch = w.batch();
+            for _ in 0..1 + seq % 8 {
+                let Ok(mut g) = batch.try_reserve(size_for(seq, MIN, MAX)) else {
+                    break;
+                };
+                fill(seq, &mut g);
+                g.commit();
+                seq += 1;
+            }
+        }
+        let mut g = match w.reserve(size_for(seq, MIN, MAX)) {
+            Ok(g) => g,
+            Err(e) => {
+                println!("error: message #{seq}: {e}");
+                return 1;
+            }
+        };
+        fill(seq, &mut g);
+        g.commit();
+        seq += 1;
+    }
+}
+
+/// Receives until `Disconnected`, checking every message and that the sequence has no gap; it
+/// prints each sequence number *before* releasing the message (while holding it).
+fn chaos_reader() -> i32 {
+    let mut r = Reader::open(env("RING")).expect("attach reader");
+    println!("attached");
+    let mut prev: Option<u64> = None;
+    loop {
+        let m = match r.recv() {
+            Ok(m) => m,
+            Err(RecvError::Disconnected) => {
+                println!("end");
+                return 0;
+            }
+            Err(e) => {
+                println!("error: {e}");
+                return 1;
+            }
+        };
+        let Some(seq) = seq_of(&m) else {
+            println!("error: message of {} bytes", m.len());
+            return 1;
+        };
+        if let Err(e) = verify(seq, &m) {
+            println!("error: {e}");
+            return 1;
+        }
+        if m.len() != size_for(seq, MIN, MAX) || prev.is_some_and(|p| seq != p + 1) {
+            println!("error: #{seq} ({} bytes) after {prev:?}", m.len());
+            return 1;
+        }
+        // One write(2) per line (stdout is line-buffered): on the pipe before the release.
+        println!("{seq}");
+        prev = Some(seq);
+        drop(m);
+    }
+}
+
+/// Sends the stream from 0, one message every millisecond, until killed.
+fn paced_writer() -> i32 {
+    let mut w = Writer::open(env("RING")).expect("attach writer");
+    println!("attached");
+    for seq in 0.. {
+        let mut g = w.reserve(size_for(seq, MIN, 64)).expect("reserve");
+        fill(seq, &mut g);
+        g.commit();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    0
+}
+
+/// Receives messages carrying the sender's `CLOCK_MONOTONIC` time and prints how long each
+/// took to arrive; a message with a ninth byte ends it.
+fn latency_reader() -> i32 {
+    let mut r = Reader::open(env("RING")).expect("attach reader");
+    println!("attached");
+    loop {
+        let m = r.recv().expect("recv");
+        let now = mono_ns();
+        let sent = u64::from_le_bytes(m[..8].try_into().unwrap());
+        println!("lat {}", now.saturating_sub(sent));
+        if m.len() > 8 {
+            return 0;
+        }
+    }
+}
+
+/// Attaches as `SIDE` and does nothing until killed.
+fn sleepy() -> i32 {
+    let path = env("RING");
+    let (_w, _r);
+    match env("SIDE").as_str() {
+        "writer" => _w = Writer::open(&path).expect("attach writer"),
+        _ => _r = Reader::open(&path).expect("attach reader"),
+    }
+    println!("attached");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("mmring-chaos-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+fn ring_env(path: &std::path::Path) -> (&'static str, String) {
+    ("RING", path.display().to_string())
+}
+
+/// Kills `pid` with SIGKILL after `delay`, on a helper thread; returns when it was sent.
+fn kill_later(pid: i32, delay: Duration) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let t = mono_ns();
+        common::signal(pid, libc::SIGKILL);
+        t
+    })
+}
+
+fn assert_killed(p: &mut Proc, what: &str) {
+    let st = p.wait(LONG);
+    assert_eq!(
+        st.signal(),
+        Some(libc::SIGKILL),
+        "{what} ended by itself ({st}) instead of being killed"
+    );
+}
+
+#[test]
+fn writers_killed_at_random_moments_never_expose_a_partial_or_lost_message() {
+    let mut rng = Rng::from_env("writer chaos");
+    let dir = tempdir();
+    let path = dir.path().join("writer-chaos.ring");
+    let mut r = Reader::create(&path, CAP).unwrap();
+    let t = Instant::now();
+    let mut expected = 0u64;
+    let mut per_writer = Vec::new();
+    for round in 0..KILLS {
+        let mut w = Proc::role(
+            "chaos-writer",
+            &[ring_env(&path), ("START", expected.to_string())],
+        );
+        // Receive only once the new writer is attached: until then the last one is "gone".
+        w.expect_line("attached", LONG);
+        let killer = kill_later(w.pid(), Duration::from_millis(rng.range(1, 30)));
+        let first = expected;
+        loop {
+            match r.recv() {
+                Ok(m) => {
+                    if let Err(e) = verify(expected, &m) {
+                        panic!("round {round}: {e}");
+                    }
+                    assert_eq!(m.len(), size_for(expected, MIN, MAX), "#{expected}");
+                    expected += 1;
+                }
+                // Only after everything the dead writer committed was delivered.
+                Err(RecvError::Disconnected) => break,
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        killer.join().unwrap();
+        assert_killed(&mut w, "writer");
+        let out = w.rest(LONG);
+        assert!(out.is_empty(), "writer printed {out:?}");
+        per_writer.push(expected - first);
+    }
+    let info = mmring::inspect(&path).unwrap();
+    assert_eq!(info.write_pos, info.read_pos);
+    assert_eq!(info.writer.epoch as usize, KILLS);
+    per_writer.sort_unstable();
+    println!(
+        "{KILLS} writers killed in {:?}: {expected} messages received in order, intact, \
+         none twice; per writer min {} median {} max {}",
+        t.elapsed(),
+        per_writer[0],
+        per_writer[KILLS / 2],
+        per_writer[KILLS - 1]
+    );
+}
+
+/// The parent's writer for the reader chaos test: sends the stream until `stop`, riding out
+/// dead readers; returns how many messages it committed.
+fn resilient_writer(mut w: Writer, stop: Arc<AtomicBool>) -> u64 {
+    let mut seq = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        match w.reserve_timeout(size_for(seq, MIN, MAX), Duration::from_millis(20)) {
+            Ok(mut g) => {
+                fill(seq, &mut g);
+                g.commit();
+                seq += 1;
+            }
+            // Full, and the reader is dead or not there yet: wait for the next one.
+            Err(SendError::Timeout) | Err(SendError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => panic!("writer: {e}"),
+        }
+    }
+    seq
+}
+
+/// Sequence numbers a chaos reader printed, and whether it printed "end".
+fn parse_reader(lines: &[String]) -> (Vec<u64>, bool) {
+    let mut seqs = Vec::new();
+    let mut end = false;
+    for l in lines {
+        if l == "end" {
+            end = true;
+        } else {
+            seqs.push(l.parse().unwrap_or_else(|_| panic!("reader printed {l:?}")));
+        }
+    }
+    (seqs, end)
+}
+
+#[test]
+fn readers_killed_at_random_moments_lose_nothing() {
+    let mut rng = Rng::from_env("reader chaos");
+    let dir = tempdir();
+    let path = dir.path().join("reader-chaos.ring");
+    let w = Writer::create(&path, CAP).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = std::thread::spawn({
+        let stop = stop.clone();
+        move || resilient_writer(w, stop)
+    });
+    let t = Instant::now();
+    // The last sequence number a reader received (printed while holding the message).
+    let mut last: Option<u64> = None;
+    let mut redelivered = Vec::new();
+    let mut received = 0usize;
+    let mut check = |seqs: &[u64], who: usize| {
+        let Some(&first) = seqs.first() else { return };
+        let next = last.map_or(0, |l| l + 1);
+        if Some(first) == last {
+            // Received but not released by the killed reader: the one re-delivery allowed.
+            redelivered.push(first);
+        } else {
+            assert_eq!(
+                first, next,
+                "reader {who} started at #{first} after #{last:?}"
+            );
+        }
+        for w in seqs.windows(2) {
+            assert_eq!(w[1], w[0] + 1, "reader {who}: gap or repeat");
+        }
+        received += seqs.len();
+        last = seqs.last().copied();
+    };
+    for round in 0..KILLS {
+        let mut p = Proc::role("chaos-reader", &[ring_env(&path)]);
+        p.expect_line("attached", LONG);
+        std::thread::sleep(Duration::from_millis(rng.range(1, 30)));
+        p.signal(libc::SIGKILL);
+        assert_killed(&mut p, "reader");
+        let (seqs, end) = parse_reader(&p.rest(LONG));
+        assert!(!end);
+        check(&seqs, round);
+    }
+    // A last reader, not killed: attached before the writer stops, so it sees it go.
+    let mut p = Proc::role("chaos-reader", &[ring_env(&path)]);
+    p.expect_line("attached", LONG);
+    stop.store(true, Ordering::Relaxed);
+    let sent = writer.join().unwrap();
+    let lines = p.rest(LONG);
+    assert!(p.wait(LONG).success(), "last reader: {:?}", lines.last());
+    let (seqs, end) = parse_reader(&lines);
+    assert!(end, "the last reader did not see the writer go");
+    check(&seqs, KILLS);
+    assert_eq!(
+        last,
+        Some(sent - 1),
+        "the stream must end at the last message sent"
+    );
+    println!(
+        "{KILLS} readers killed in {:?}: {sent} messages sent, all received in order; \
+         {} re-deliveries, each of the message the killed reader held unreleased: {redelivered:?}",
+        t.elapsed(),
+        redelivered.len()
+    );
+    assert_eq!(received, sent as usize + redelivered.len());
+}
+
+fn process_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap()
+}
+
+fn wait_for_state(pid: i32, want: char) {
+    let t = Instant::now();
+    while process_state(pid) != want {
+        assert!(
+            t.elapsed() < LONG,
+            "process {pid} never reached state {want}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_stopped_writer_is_not_dead_and_continues_after_sigcont() {
+    let dir = tempdir();
+    let path = dir.path().join("stopped-writer.ring");
+    let mut r = Reader::create(&path, CAP).unwrap();
+    let mut w = Proc::role("paced-writer", &[ring_env(&path)]);
+    w.expect_line("attached", LONG);
+    let next = std::cell::Cell::new(0u64);
+    let take = |r: &mut Reader, timeout| match r.recv_timeout(timeout) {
+        Ok(m) => {
+            verify(next.get(), &m).unwrap();
+            next.set(next.get() + 1);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    for _ in 0..20 {
+        take(&mut r, LONG).unwrap();
+    }
+    w.signal(libc::SIGSTOP);
+    wait_for_state(w.pid(), 'T');
+    while take(&mut r, Duration::ZERO).is_ok() {}
+    // Over a second (50 liveness probes), the stopped writer is never reported gone.
+    let t = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(
+            take(&mut r, Duration::from_millis(250)),
+            Err(RecvError::Timeout)
+        );
+    }
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    assert_eq!(r.writer_status(), WriterStatus::Alive(w.pid() as u32));
+    assert!(mmring::inspect(&path).unwrap().writer.alive);
+    let stopped_at = next.get();
+    w.signal(libc::SIGCONT);
+    for _ in 0..20 {
+        take(&mut r, LONG).unwrap();
+    }
+    w.signal(libc::SIGKILL);
+    assert_killed(&mut w, "writer");
+    let t = Instant::now();
+    loop {
+        match take(&mut r, LONG) {
+            Ok(()) => {}
+            Err(RecvError::Disconnected) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!(
+        "stopped at #{stopped_at}, resumed with no gap; {} messages; \
+         Disconnected {:?} after the kill",
+        next.get(),
+        t.elapsed()
+    );
+}
+
+#[test]
+fn a_stopped_reader_is_not_dead_and_continues_after_sigcont() {
+    let dir = tempdir();
+    let path = dir.path().join("stopped-reader.ring");
+    let mut w = Writer::create(&path, CAP).unwrap();
+    let mut p = Proc::role("chaos-reader", &[ring_env(&path)]);
+    p.expect_line("attached", LONG);
+    let mut seq = 0u64;
+    let mut msg = vec![0u8; MAX];
+    let mut send = |w: &mut Writer, timeout: Duration| {
+        let m = &mut msg[..size_for(seq, MIN, MAX)];
+        fill(seq, m);
+        let r = w.send_timeout(m, timeout);
+        if r.is_ok() {
+            seq += 1;
+        }
+        r
+    };
+    for _ in 0..100 {
+        send(&mut w, LONG).unwrap();
+    }
+    p.signal(libc::SIGSTOP);
+    wait_for_state(p.pid(), 'T');
+    // Fill the ring, then wait on it for a second: the stopped reader is never reported gone.
+    while send(&mut w, Duration::ZERO).is_ok() {}
+    let t = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(
+            send(&mut w, Duration::from_millis(250)),
+            Err(SendError::Timeout)
+        );
+    }
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    assert!(w.is_reader_alive());
+    p.signal(libc::SIGCONT);
+    for _ in 0..100 {
+        send(&mut w, LONG).unwrap();
+    }
+    drop(w);
+    let lines = p.rest(LONG);
+    assert!(p.wait(LONG).success());
+    let (seqs, end) = parse_reader(&lines);
+    assert!(end);
+    assert_eq!(seqs, (0..seq).collect::<Vec<_>>());
+}
+
+fn percentile(sorted: &[u64], p: usize) -> u64 {
+    sorted[(sorted.len() - 1) * p / 100]
+}
+
+#[test]
+fn a_parked_reader_wakes_promptly_and_idles_without_cpu() {
+    let mut rng = Rng::from_env("wake latency");
+    let dir = tempdir();
+    let path = dir.path().join("wake.ring");
+    let mut w = Writer::create(&path, CAP).unwrap();
+    let mut p = Proc::role("latency-reader", &[ring_env(&path)]);
+    p.expect_line("attached", LONG);
+    let pid = p.pid();
+    let mut lat = Vec::new();
+    for _ in 0..30 {
+        // Long enough for the reader to park (it spins 50 µs, then sleeps on the futex).
+        std::thread::sleep(Duration::from_millis(rng.range(25, 45)));
+        // It also wakes every 20 ms to probe the writer's liveness: send while it sleeps.
+        wait_for_state(pid, 'S');
+        w.send(&mono_ns().to_le_bytes()).unwrap();
+        let line = p.line(LONG).unwrap();
+        lat.push(line.strip_prefix("lat ").unwrap().parse::<u64>().unwrap());
+    }
+    lat.sort_unstable();
+    let us = |ns: u64| ns as f64 / 1000.0;
+    println!(
+        "parked reader wake-up latency over {} sends: min {:.1} µs, median {:.1} µs, \
+         p90 {:.1} µs, max {:.1} µs",
+        lat.len(),
+        us(lat[0]),
+        us(percentile(&lat, 50)),
+        us(percentile(&lat, 90)),
+        us(lat[lat.len() - 1])
+    );
+    // A lost wake-up would leave the reader asleep until its next liveness probe (up to
+    // 20 ms, 10 ms on average); a prompt wake-up is tens of microseconds.
+    assert!(
+        percentile(&lat, 50) < 5_000_000,
+        "median wake-up {} µs",
+        us(percentile(&lat, 50))
+    );
+
+    // Idle: the reader is blocked in `recv` on an empty ring, its writer alive.
+    let window = Duration::from_secs(3);
+    let (cpu0, t0) = (proc_cpu_time(pid), Instant::now());
+    std::thread::sleep(window);
+    let (cpu1, wall) = (proc_cpu_time(pid), t0.elapsed());
+    let share = (cpu1 - cpu0).as_secs_f64() / wall.as_secs_f64() * 100.0;
+    println!(
+        "idle parked reader: {:?} CPU in {:?} wall = {share:.2}% (limit 5%)",
+        cpu1 - cpu0,
+        wall
+    );
+    w.send(&[0u8; 9]).unwrap();
+    assert!(p.wait(LONG).success());
+    assert!(share < 5.0, "idle reader used {share:.2}% CPU");
+}
+
+#[test]
+fn a_writer_parked_on_a_full_ring_idles_without_cpu() {
+    let dir = tempdir();
+    let path = dir.path().join("full.ring");
+    // A reader that never reads: the writer fills the ring and parks.
+    let mut r = Reader::create(&path, CAP).unwrap();
+    let mut p = Proc::role("chaos-writer", &[ring_env(&path), ("START", "0".into())]);
+    p.expect_line("attached", LONG);
+    let t = Instant::now();
+    while mmring::inspect(&path).unwrap().bytes_in_flight + (MAX as u64 + 16) <= CAP {
+        assert!(t.elapsed() < LONG, "the writer never filled the ring");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let window = Duration::from_secs(2);
+    let (cpu0, t0) = (proc_cpu_time(p.pid()), Instant::now());
+    std::thread::sleep(window);
+    let (cpu1, wall) = (proc_cpu_time(p.pid()), t0.elapsed());
+    let share = (cpu1 - cpu0).as_secs_f64() / wall.as_secs_f64() * 100.0;
+    println!(
+        "writer parked on a full ring: {:?} CPU in {:?} wall = {share:.2}% (limit 5%)",
+        cpu1 - cpu0,
+        wall
+    );
+    assert!(share < 5.0, "parked writer used {share:.2}% CPU");
+    // It is really waiting on us: once we read, it goes on.
+    let n = r.drain(usize::MAX, |_| {}).unwrap();
+    assert!(n > 0);
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(mmring::inspect(&path).unwrap().bytes_in_flight > 0);
+    p.signal(libc::SIGKILL);
+    assert_killed(&mut p, "writer");
+}
+
+#[test]
+fn a_writer_blocked_on_a_full_ring_gets_disconnected_when_its_reader_is_killed() {
+    let dir = tempdir();
+    let path = dir.path().join("dead-reader.ring");
+    let mut w = Writer::create(&path, CAP).unwrap();
+    let mut p = Proc::role("sleepy", &[ring_env(&path), ("SIDE", "reader".into())]);
+    p.expect_line("attached", LONG);
+    let msg = [7u8; 100];
+    while w.try_send(&msg).is_ok() {}
+    assert!(w.is_reader_alive());
+    let killer = kill_later(p.pid(), Duration::from_millis(100));
+    let t = Instant::now();
+    assert_eq!(w.send(&msg), Err(SendError::Disconnected));
+    let done = mono_ns();
+    let killed = killer.join().unwrap();
+    assert_killed(&mut p, "reader");
+    assert!(!w.is_reader_alive());
+    println!(
+        "blocked writer: Disconnected {:.1} ms after the reader was killed (blocked {:?})",
+        (done - killed) as f64 / 1e6,
+        t.elapsed()
+    );
+    assert!(done - killed < 1_000_000_000);
+}
+
+#[test]
+fn a_reader_blocked_on_an_empty_ring_gets_disconnected_when_its_writer_is_killed() {
+    let dir = tempdir();
+    let path = dir.path().join("dead-writer.ring");
+    let mut r = Reader::create(&path, CAP).unwrap();
+    let mut p = Proc::role("sleepy", &[ring_env(&path), ("SIDE", "writer".into())]);
+    p.expect_line("attached", LONG);
+    let killer = kill_later(p.pid(), Duration::from_millis(100));
+    assert_eq!(r.recv().unwrap_err(), RecvError::Disconnected);
+    let done = mono_ns();
+    let killed = killer.join().unwrap();
+    assert_killed(&mut p, "writer");
+    assert_eq!(r.writer_status(), WriterStatus::Gone);
+    println!(
+        "blocked reader: Disconnected {:.1} ms after the writer was killed",
+        (done - killed) as f64 / 1e6
+    );
+    assert!(done - killed < 1_000_000_000);
+}
+
+/// Pages of the file behind `fd` that are in the page cache, and how many of them are dirty
+/// (`cachestat(2)`, Linux 6.5+); `None` where the call does not exist.
+fn dirty_pages(file: &std::fs::File) -> Option<(u64, u64)> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct Stat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
+    }
+    const SYS_CACHESTAT: libc::c_long = 451; // x86_64 and every architecture using the new table
+    let range = Range { off: 0, len: 0 }; // len 0: to the end of the file
+    let mut st = Stat::default();
+    // SAFETY: `range` and `st` are valid for the kernel to read and write during the call.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut st as *mut Stat,
+            0u32,
+        )
+    };
+    (rc == 0).then_some((st.nr_cache, st.nr_dirty + st.nr_writeback))
+}
+
+#[test]
+fn flush_writes_a_file_ring_back_to_storage() {
+    let dir = tempfile::Builder::new()
+        .prefix("mmring-flush-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let path = dir.path().join("durable.ring");
+    let mut w = Writer::create(&path, 1 << 20).unwrap();
+    let mut msg = vec![0u8; 4000];
+    for seq in 0..200 {
+        fill(seq, &mut msg);
+        w.try_send(&msg).unwrap();
+    }
+    let file = std::fs::File::open(&path).unwrap();
+    let before = dirty_pages(&file);
+    let t = Instant::now();
+    w.flush().unwrap();
+    let took = t.elapsed();
+    let after = dirty_pages(&file);
+    println!("flush of a 1 MiB ring with 800 KB written: {took:?}; (cached, dirty) pages before {before:?}, after {after:?}");
+    match (before, after) {
+        (Some((_, dirty_before)), Some((_, dirty_after))) => {
+            assert!(
+                dirty_before >= 190,
+                "the writes did not dirty the page cache?"
+            );
+            assert_eq!(dirty_after, 0, "pages still dirty after flush");
+        }
+        _ => println!("cachestat(2) unavailable: checked only that msync succeeds"),
+    }
+    // An anonymous ring's flush succeeds too (nothing to write back).
+    let (aw, _ar) = mmring::anonymous(4096).unwrap();
+    aw.flush().unwrap();
+    // What was flushed is what a later reader receives.
+    drop(w);
+    let mut r = Reader::open(&path).unwrap();
+    for seq in 0..200 {
+        verify(seq, &r.try_recv().unwrap()).unwrap();
+    }
+}
