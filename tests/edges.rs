@@ -1,0 +1,560 @@
+//! Edge cases in one process: every message size at every distance from the wrap point, the
+//! exact full and empty edges against a model of the ring, zero-copy grants, plain-old-data
+//! messages, batches (one cursor publication each), timeouts and the three wait strategies.
+
+use mmring::layout::{max_message_len, record_size};
+use mmring::stream::{fill, size_for, verify};
+use mmring::{
+    Reader, RecvError, RingOptions, SendError, TryRecvError, TrySendError, WaitStrategy, Writer,
+    WriterStatus,
+};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("mmring-edges-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// A file ring with both ends in this process.
+fn pair(dir: &Path, cap: u64) -> (Writer, Reader, PathBuf) {
+    let path = dir.join("ring");
+    let w = Writer::create(&path, cap).unwrap();
+    let r = Reader::open(&path).unwrap();
+    (w, r, path)
+}
+
+/// A message of `len` bytes that differs for every `(len, tag)`.
+fn pattern(len: usize, tag: u64) -> Vec<u8> {
+    let mut v = vec![0u8; len.max(8)];
+    fill(tag, &mut v);
+    v.truncate(len);
+    v
+}
+
+/// Ring positions as the format defines them: what the writer and reader cursors must be.
+struct Model {
+    cap: u64,
+    write: u64,
+    read: u64,
+    /// End positions of the messages committed and not yet released.
+    ends: VecDeque<(u64, Vec<u8>)>,
+}
+
+impl Model {
+    fn new(cap: u64) -> Self {
+        Model {
+            cap,
+            write: 0,
+            read: 0,
+            ends: VecDeque::new(),
+        }
+    }
+
+    /// Padding and total bytes a `len`-byte message takes at the current write position.
+    fn need(&self, len: usize) -> (u64, u64) {
+        let total = record_size(len as u64);
+        let till_end = self.cap - self.write % self.cap;
+        let pad = if total <= till_end { 0 } else { till_end };
+        (pad, total)
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        let (pad, total) = self.need(len);
+        self.write + pad + total - self.read <= self.cap
+    }
+
+    fn send(&mut self, msg: Vec<u8>) {
+        let (pad, total) = self.need(msg.len());
+        self.write += pad + total;
+        self.ends.push_back((self.write, msg));
+    }
+
+    fn recv(&mut self) -> Option<Vec<u8>> {
+        let (end, msg) = self.ends.pop_front()?;
+        self.read = end;
+        Some(msg)
+    }
+}
+
+/// Sends `msg` and checks the ring agrees with the model about whether it fits.
+fn model_send(w: &mut Writer, m: &mut Model, msg: Vec<u8>) -> bool {
+    let fits = m.fits(msg.len());
+    match w.try_send(&msg) {
+        Ok(()) => {
+            assert!(fits, "sent {} bytes that should not fit", msg.len());
+            m.send(msg);
+            true
+        }
+        Err(TrySendError::Full(back)) => {
+            assert!(!fits, "Full for {} bytes that fit", msg.len());
+            assert_eq!(back.as_ptr(), msg.as_ptr(), "Full hands the message back");
+            false
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn model_recv(r: &mut Reader, m: &mut Model) {
+    match m.recv() {
+        Some(want) => assert_eq!(*r.try_recv().unwrap(), want[..]),
+        None => assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty),
+    }
+}
+
+fn assert_cursors(path: &Path, m: &Model) {
+    let info = mmring::inspect(path).unwrap();
+    assert_eq!((info.write_pos, info.read_pos), (m.write, m.read));
+}
+
+/// Moves an empty ring's write position to `cap - dist` (mod cap) with filler messages.
+fn position(w: &mut Writer, r: &mut Reader, m: &mut Model, dist: u64) {
+    let target = (m.cap - dist) % m.cap;
+    loop {
+        let off = m.write % m.cap;
+        if off == target {
+            return;
+        }
+        // Fill up to the target if it is ahead in this lap, otherwise up to the end.
+        let gap = if target > off {
+            target - off
+        } else {
+            m.cap - off
+        };
+        // Records are multiples of 8 bytes, from 8 to cap / 2 (the largest message's record).
+        let piece = gap.min(m.cap / 2);
+        assert!(model_send(w, m, pattern(piece as usize - 8, m.write)));
+        model_recv(r, m);
+    }
+}
+
+/// Every size from 0 to the maximum, written at every distance from the end of the data
+/// region that makes a difference: each size that does not fit before the end wraps with a
+/// padding record, the one that fits exactly does not, and the cursors match the format.
+fn every_size_at_every_wrap_distance(cap: u64, every_distance: bool) {
+    let dir = tempdir();
+    let (mut w, mut r, path) = pair(dir.path(), cap);
+    let mut m = Model::new(cap);
+    let max = max_message_len(cap) as usize;
+    assert_eq!(w.max_message_len(), max);
+    let mut cases = 0u64;
+    for len in 0..=max {
+        let rec = record_size(len as u64);
+        let dists: Vec<u64> = if every_distance {
+            (8..=rec + 8).step_by(8).collect()
+        } else {
+            let mut d = vec![8, rec - 8, rec, rec + 8];
+            d.retain(|&d| d >= 8);
+            d
+        };
+        for dist in dists {
+            position(&mut w, &mut r, &mut m, dist);
+            let before = m.write;
+            let msg = pattern(len, before ^ len as u64);
+            assert!(model_send(&mut w, &mut m, msg));
+            let pad = if rec <= dist { 0 } else { dist };
+            assert_eq!(m.write - before, pad + rec);
+            assert_cursors(&path, &m);
+            model_recv(&mut r, &mut m);
+            cases += 1;
+        }
+    }
+    assert_cursors(&path, &m);
+    assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty);
+    println!("capacity {cap}: {cases} (size, distance to the end) cases, sizes 0..={max}");
+}
+
+#[test]
+fn every_size_at_every_distance_from_the_wrap_point() {
+    every_size_at_every_wrap_distance(1024, true);
+}
+
+#[test]
+fn every_size_across_the_wrap_point_in_a_4k_ring() {
+    every_size_at_every_wrap_distance(4096, false);
+}
+
+#[test]
+fn too_large_messages_are_refused_and_the_maximum_accepted() {
+    let (mut w, mut r) = mmring::anonymous(4096).unwrap();
+    let max = w.max_message_len();
+    assert_eq!(max, 2040);
+    let big = vec![1u8; max + 1];
+    assert_eq!(
+        w.try_send(&big),
+        Err(TrySendError::TooLarge { len: max + 1, max })
+    );
+    assert_eq!(w.send(&big), Err(SendError::TooLarge { len: max + 1, max }));
+    assert!(matches!(
+        w.try_reserve(max + 1),
+        Err(TrySendError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        w.reserve(usize::MAX),
+        Err(SendError::TooLarge { .. })
+    ));
+    // Exactly two maximum messages fill the ring; the third does not fit.
+    w.try_send(&big[..max]).unwrap();
+    w.try_send(&big[..max]).unwrap();
+    assert_eq!(
+        w.try_send(&big[..max]),
+        Err(TrySendError::Full(&big[..max]))
+    );
+    assert_eq!(r.try_recv().unwrap().len(), max);
+    w.try_send(&big[..max]).unwrap();
+}
+
+#[test]
+fn full_and_empty_edges_match_the_model_exactly() {
+    let dir = tempdir();
+    let cap = 1024;
+    let (mut w, mut r, path) = pair(dir.path(), cap);
+    let mut m = Model::new(cap);
+    // Empty: nothing to receive, with a writer attached.
+    assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty);
+    assert_eq!(r.drain(10, |_| {}).unwrap_err(), TryRecvError::Empty);
+    // Zero-length messages: 8 bytes each, so exactly cap / 8 fit.
+    let mut n = 0;
+    while model_send(&mut w, &mut m, Vec::new()) {
+        n += 1;
+    }
+    assert_eq!(n, cap / 8);
+    assert_cursors(&path, &m);
+    assert_eq!(mmring::inspect(&path).unwrap().messages_in_flight, Some(n));
+    while !m.ends.is_empty() {
+        model_recv(&mut r, &mut m);
+    }
+    model_recv(&mut r, &mut m);
+    // Random sizes and a random mix of sends and receives: every Full, every success and
+    // every cursor exactly where the format puts them.
+    let mut x = 0x1234_5678u64;
+    let (mut full, mut sent) = (0u32, 0u32);
+    for i in 0..60_000u64 {
+        x = mmring::stream::mix(x);
+        let len = match x % 10 {
+            0 => 0,
+            1 => max_message_len(cap) as usize,
+            _ => (x >> 8) as usize % (max_message_len(cap) as usize + 1),
+        };
+        if (x >> 40) % 100 < 55 {
+            if model_send(&mut w, &mut m, pattern(len, i)) {
+                sent += 1;
+            } else {
+                full += 1;
+            }
+        } else {
+            model_recv(&mut r, &mut m);
+        }
+        if i % 64 == 0 {
+            assert_cursors(&path, &m);
+        }
+    }
+    println!("model run: {sent} sent, {full} refused as Full, all exactly as the model says");
+    assert!(full > 1000 && sent > 10_000);
+}
+
+#[test]
+fn a_committed_grant_is_delivered_and_a_dropped_one_publishes_nothing() {
+    let dir = tempdir();
+    let (mut w, mut r, path) = pair(dir.path(), 1024);
+    let mut g = w.try_reserve(5).unwrap();
+    assert_eq!(g.len(), 5);
+    g.copy_from_slice(b"hello");
+    g.commit();
+    // Reserved at a maximum, committed shorter.
+    let mut g = w.reserve(100).unwrap();
+    g[..3].copy_from_slice(b"abc");
+    g.commit_len(3);
+    // Filled but dropped: nothing becomes visible, and the space is not lost.
+    for _ in 0..100 {
+        let mut g = w.try_reserve(400).unwrap();
+        g.fill(0xAA);
+        drop(g);
+    }
+    let info = mmring::inspect(&path).unwrap();
+    assert_eq!(info.messages_in_flight, Some(2));
+    assert_eq!(&*r.try_recv().unwrap(), b"hello");
+    assert_eq!(&*r.try_recv().unwrap(), b"abc");
+    assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty);
+    // A grant dropped at the wrap point (after the writer laid down padding) is harmless too.
+    w.try_send(&[0; 496]).unwrap();
+    assert_eq!(r.try_recv().unwrap().len(), 496);
+    let pos = mmring::inspect(&path).unwrap().write_pos;
+    assert_eq!(pos, 16 + 16 + 504);
+    let to_end = (1024 - pos) as usize;
+    drop(w.try_reserve(to_end).unwrap()); // its record does not fit before the end
+    w.try_send(b"after").unwrap();
+    assert_eq!(&*r.try_recv().unwrap(), b"after");
+    // The padding went out with the next message, which starts the next lap.
+    assert_eq!(mmring::inspect(&path).unwrap().write_pos, 1024 + 16);
+    // A grant of zero bytes.
+    w.try_reserve(0).unwrap().commit();
+    assert!(r.try_recv().unwrap().is_empty());
+    // A grant on a full ring is refused without handing out any space.
+    while w.try_send(&[1; 100]).is_ok() {}
+    assert!(matches!(w.try_reserve(100), Err(TrySendError::Full(()))));
+    assert_eq!(
+        w.reserve_timeout(100, Duration::from_millis(10))
+            .unwrap_err(),
+        SendError::Timeout
+    );
+}
+
+/// The C layout `struct Data { int a; char b[64]; }`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+struct Data {
+    a: i32,
+    b: [u8; 64],
+}
+
+#[test]
+fn pods_round_trip_and_a_wrong_size_leaves_the_message_in_the_ring() {
+    let (mut w, mut r) = mmring::anonymous(4096).unwrap();
+    let d = Data { a: -7, b: [3; 64] };
+    w.send_pod(&d).unwrap();
+    w.try_send_pod(&42u64).unwrap();
+    w.send(b"short").unwrap();
+    assert_eq!(r.recv_pod::<Data>().unwrap(), d);
+    // Wrong type: the message stays, and the right one then reads it.
+    assert_eq!(
+        r.recv_pod::<Data>().unwrap_err(),
+        RecvError::WrongSize {
+            expected: 68,
+            actual: 8
+        }
+    );
+    assert_eq!(
+        r.try_recv_pod::<u32>().unwrap_err(),
+        TryRecvError::WrongSize {
+            expected: 4,
+            actual: 8
+        }
+    );
+    {
+        let m = r.try_recv().unwrap();
+        assert_eq!(*m.as_pod::<u64>().unwrap(), 42);
+        assert!(matches!(
+            m.as_pod::<u32>(),
+            Err(mmring::PodError::WrongSize { .. })
+        ));
+        m.keep(); // and `keep` leaves it in the ring too
+    }
+    assert_eq!(r.try_recv_pod::<u64>().unwrap(), 42);
+    assert_eq!(
+        r.try_recv_pod::<u64>().unwrap_err(),
+        TryRecvError::WrongSize {
+            expected: 8,
+            actual: 5
+        }
+    );
+    assert_eq!(&*r.recv().unwrap(), b"short");
+    // try_send_pod on a full ring hands the value back.
+    while w.try_send_pod(&d).is_ok() {}
+    assert_eq!(w.try_send_pod(&d), Err(TrySendError::Full(&d)));
+}
+
+#[test]
+fn batches_publish_and_release_with_one_cursor_store() {
+    let dir = tempdir();
+    let (mut w, mut r, path) = pair(dir.path(), 4096);
+    // Writer batch: nothing visible until it is published.
+    {
+        let mut b = w.batch();
+        for i in 0..10u8 {
+            b.try_send(&[i; 50]).unwrap();
+        }
+        assert_eq!(mmring::inspect(&path).unwrap().write_pos, 0);
+        b.publish();
+        let after = mmring::inspect(&path).unwrap().write_pos;
+        assert_eq!(after, 10 * record_size(50));
+        let mut g = b.try_reserve(3).unwrap();
+        g.copy_from_slice(b"xyz");
+        g.commit();
+        assert_eq!(mmring::inspect(&path).unwrap().write_pos, after);
+    }
+    assert_eq!(
+        mmring::inspect(&path).unwrap().write_pos,
+        10 * record_size(50) + record_size(3)
+    );
+    // Reader batch: the read cursor stays put while the batch is open and jumps once.
+    let end = mmring::inspect(&path).unwrap().write_pos;
+    {
+        let mut b = r.batch();
+        let mut i = 0;
+        while let Some(m) = b.next().unwrap() {
+            if i < 10 {
+                assert_eq!(m, &[i as u8; 50]);
+            } else {
+                assert_eq!(m, b"xyz");
+            }
+            i += 1;
+            assert_eq!(mmring::inspect(&path).unwrap().read_pos, 0);
+        }
+        assert_eq!((b.len(), b.is_empty()), (11, false));
+    }
+    assert_eq!(mmring::inspect(&path).unwrap().read_pos, end);
+    // The space a batch consumed is not the writer's until the batch ends.
+    while w.try_send(&[9; 200]).is_ok() {}
+    let full_at = mmring::inspect(&path).unwrap().write_pos;
+    {
+        let mut b = r.batch();
+        let mut n = 0;
+        while b.next().unwrap().is_some() {
+            n += 1;
+        }
+        assert!(n > 10);
+        assert!(matches!(w.try_send(&[9; 200]), Err(TrySendError::Full(_))));
+    }
+    w.try_send(&[9; 200]).unwrap();
+    assert!(mmring::inspect(&path).unwrap().write_pos > full_at);
+    // drain: at most `max`, one release at the end.
+    for i in 0..5u8 {
+        w.try_send(&[i]).unwrap();
+    }
+    let before = mmring::inspect(&path).unwrap().read_pos;
+    let mut seen = Vec::new();
+    let n = r
+        .drain(4, |m| {
+            seen.push(m.to_vec());
+            assert_eq!(mmring::inspect(&path).unwrap().read_pos, before);
+        })
+        .unwrap();
+    assert_eq!(n, 4);
+    assert_eq!(seen, [vec![9; 200], vec![0], vec![1], vec![2]]);
+    assert_eq!(r.drain(usize::MAX, |_| {}).unwrap(), 2);
+    assert_eq!(
+        r.drain(usize::MAX, |_| {}).unwrap_err(),
+        TryRecvError::Empty
+    );
+}
+
+#[test]
+fn timeouts_for_every_wait_strategy() {
+    for strategy in [
+        WaitStrategy::Spin,
+        WaitStrategy::SpinYield,
+        WaitStrategy::Park,
+    ] {
+        let (mut w, mut r) = RingOptions::new()
+            .wait_strategy(strategy)
+            .anonymous(1024)
+            .unwrap();
+        let timeout = Duration::from_millis(30);
+        let t = Instant::now();
+        assert_eq!(r.recv_timeout(timeout).unwrap_err(), RecvError::Timeout);
+        let waited = t.elapsed();
+        assert!(waited >= timeout && waited < timeout + Duration::from_millis(500));
+        while w.try_send(&[0; 100]).is_ok() {}
+        let t = Instant::now();
+        assert_eq!(w.send_timeout(&[0; 100], timeout), Err(SendError::Timeout));
+        let waited_w = t.elapsed();
+        assert!(waited_w >= timeout && waited_w < timeout + Duration::from_millis(500));
+        // A zero timeout is a poll.
+        assert_eq!(
+            w.send_timeout(&[0; 100], Duration::ZERO),
+            Err(SendError::Timeout)
+        );
+        println!("{strategy:?}: recv_timeout(30 ms) took {waited:?}, send_timeout {waited_w:?}");
+        // And a message that is there is returned at once, whatever the timeout.
+        assert_eq!(r.recv_timeout(Duration::ZERO).unwrap().len(), 100);
+    }
+}
+
+/// Streams `n` messages between two threads with blocking calls under `strategy`.
+fn stream_between_threads(strategy: WaitStrategy, n: u64) -> Duration {
+    let (mut w, mut r) = RingOptions::new()
+        .wait_strategy(strategy)
+        .anonymous(8192)
+        .unwrap();
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        for seq in 0..n {
+            let mut g = w.reserve(size_for(seq, 8, 700)).unwrap();
+            fill(seq, &mut g);
+            g.commit();
+        }
+    });
+    for seq in 0..n {
+        let m = r.recv().unwrap();
+        verify(seq, &m).unwrap();
+        assert_eq!(m.len(), size_for(seq, 8, 700));
+    }
+    writer.join().unwrap();
+    assert_eq!(r.recv().unwrap_err(), RecvError::Disconnected);
+    t.elapsed()
+}
+
+#[test]
+fn the_anonymous_pair_streams_between_threads_with_every_wait_strategy() {
+    for (strategy, n) in [
+        (WaitStrategy::Park, 100_000),
+        (WaitStrategy::SpinYield, 50_000),
+        (WaitStrategy::Spin, 20_000),
+    ] {
+        let took = stream_between_threads(strategy, n);
+        println!("{strategy:?}: {n} messages between two threads in {took:?}");
+    }
+}
+
+#[test]
+fn a_dropped_writer_is_a_disconnection_after_its_last_message() {
+    let (mut w, mut r) = mmring::anonymous(4096).unwrap();
+    assert!(matches!(r.writer_status(), WriterStatus::Alive(pid) if pid == std::process::id()));
+    w.send(b"one").unwrap();
+    w.send(b"two").unwrap();
+    drop(w);
+    assert_eq!(r.writer_status(), WriterStatus::Gone);
+    assert_eq!(&*r.recv().unwrap(), b"one");
+    assert_eq!(&*r.try_recv().unwrap(), b"two");
+    assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Disconnected);
+    assert_eq!(r.recv().unwrap_err(), RecvError::Disconnected);
+    assert_eq!(
+        r.recv_timeout(Duration::from_secs(5)).unwrap_err(),
+        RecvError::Disconnected
+    );
+}
+
+#[test]
+fn a_writer_blocked_on_a_full_ring_gets_disconnected_when_the_reader_drops() {
+    let (mut w, r) = mmring::anonymous(4096).unwrap();
+    assert!(w.is_reader_alive());
+    while w.try_send(&[5; 300]).is_ok() {}
+    let t = Instant::now();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        drop(r);
+    });
+    assert_eq!(w.send(&[5; 300]), Err(SendError::Disconnected));
+    reader.join().unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    assert!(!w.is_reader_alive());
+    // Non-blocking sends just report the ring full.
+    assert!(matches!(w.try_send(&[5; 300]), Err(TrySendError::Full(_))));
+}
+
+#[test]
+fn a_reader_without_a_writer_yet_waits_instead_of_disconnecting() {
+    let dir = tempdir();
+    let path = dir.path().join("ring");
+    let mut r = Reader::create(&path, 4096).unwrap();
+    assert_eq!(r.writer_status(), WriterStatus::Never);
+    assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty);
+    assert_eq!(
+        r.recv_timeout(Duration::from_millis(50)).unwrap_err(),
+        RecvError::Timeout
+    );
+    // A writer in another thread arrives later; the blocked reader gets its message.
+    let p = path.clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        let mut w = Writer::open(&p).unwrap();
+        w.send(b"late").unwrap();
+    });
+    assert_eq!(&*r.recv().unwrap(), b"late");
+    writer.join().unwrap();
+    assert_eq!(r.recv().unwrap_err(), RecvError::Disconnected);
+}
