@@ -43,6 +43,9 @@ pub struct Reader {
     poisoned: Option<Corrupt>,
     #[cfg(not(loom))]
     last_probe: Option<Instant>,
+    /// Empty polls so far; the clock is read on every 64th only (see `writer_gone`).
+    #[cfg(not(loom))]
+    empty_polls: u32,
     /// Set in a forked child that hands this end to its parent: drop without detaching.
     pub(crate) detached: bool,
     region: Region,
@@ -109,6 +112,8 @@ impl Reader {
             poisoned: None,
             #[cfg(not(loom))]
             last_probe: None,
+            #[cfg(not(loom))]
+            empty_polls: 0,
             detached: false,
             region,
         })
@@ -159,14 +164,20 @@ impl Reader {
         }
         #[cfg(not(loom))]
         let deep = {
-            let now = Instant::now();
-            let due = self
-                .last_probe
-                .is_none_or(|t| now.duration_since(t) >= wait::PROBE_INTERVAL);
-            if due {
-                self.last_probe = Some(now);
+            // Reading the clock costs about as much as polling the ring, and a reader spinning
+            // on `try_recv` or `drain` comes here on every empty poll: read it on every 64th
+            // empty poll only (the first included). The shallow check below stays on each one.
+            self.empty_polls = self.empty_polls.wrapping_add(1);
+            self.empty_polls % 64 == 1 && {
+                let now = Instant::now();
+                let due = self
+                    .last_probe
+                    .is_none_or(|t| now.duration_since(t) >= wait::PROBE_INTERVAL);
+                if due {
+                    self.last_probe = Some(now);
+                }
+                due
             }
-            due
         };
         #[cfg(loom)]
         let deep = true;
