@@ -186,6 +186,29 @@ fn length_not_matching_capacity() {
 }
 
 #[test]
+fn huge_sparse_file_is_not_mapped_whole() {
+    // A valid header on a sparse 1 TiB file: refused from the header alone, by `open` and by
+    // `inspect`, with the real length in the error.
+    let t = Tmp::new("huge");
+    std::fs::write(&t.0, valid_ring("huge-src", 4096)).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&t.0).unwrap();
+    if f.set_len(1 << 40).is_err() {
+        eprintln!("skipping: this file system cannot hold a sparse 1 TiB file");
+        return;
+    }
+    let e = open_err(&t.0);
+    assert!(
+        matches!(e, OpenError::LengthMismatch { expected: 8192, actual, .. } if actual == 1 << 40),
+        "{e}"
+    );
+    let e = mmring::inspect(&t.0).unwrap_err();
+    assert!(
+        matches!(e, OpenError::LengthMismatch { expected: 8192, actual, .. } if actual == 1 << 40),
+        "{e}"
+    );
+}
+
+#[test]
 fn header_never_initialised() {
     let t = Tmp::new("uninit");
     std::fs::write(&t.0, vec![0u8; 8192]).unwrap();

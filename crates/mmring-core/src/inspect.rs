@@ -2,8 +2,9 @@
 
 use crate::error::{OpenError, Side};
 use crate::layout::{
-    record_size, split_record_word, Header, HEADER_SIZE, READER_LOCK_BYTE, SIDE_ATTACHED,
-    SIDE_CLOSED, SIDE_NEVER, TAG_MESSAGE, TAG_PADDING, WRITER_LOCK_BYTE,
+    record_size, split_record_word, Header, HEADER_SIZE, MAX_CAPACITY, MAX_HEADER_LEN,
+    READER_LOCK_BYTE, SIDE_ATTACHED, SIDE_CLOSED, SIDE_NEVER, TAG_MESSAGE, TAG_PADDING,
+    WRITER_LOCK_BYTE,
 };
 use crate::region::guard::Guard;
 use crate::region::{check_file, check_header, lock, HeaderState};
@@ -108,6 +109,10 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
             len,
         });
     }
+    if len > u64::from(MAX_HEADER_LEN) + MAX_CAPACITY {
+        // Too long for any valid ring: read just the header to say what is wrong with it.
+        return Err(header_only(&file, path, len));
+    }
     // A raw mapping: we only read it, through atomics (for the header) and volatile loads (for
     // records) at offsets validated against `len`, never through Rust references to its bytes.
     let map = memmap2::MmapOptions::new()
@@ -193,6 +198,40 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
         writer: side(Side::Writer),
         reader: side(Side::Reader),
     })
+}
+
+/// The error for a file too long to be a ring, from its header alone.
+fn header_only(file: &std::fs::File, path: &Path, len: u64) -> OpenError {
+    let map = match memmap2::MmapOptions::new()
+        .len(HEADER_SIZE)
+        .map_raw_read_only(file)
+    {
+        Ok(m) => m,
+        Err(source) => {
+            return OpenError::Io {
+                path: path.to_path_buf(),
+                op: "mmap",
+                source,
+            }
+        }
+    };
+    let _guard = Guard::register(map.as_ptr(), map.len());
+    // SAFETY: page-aligned, HEADER_SIZE bytes, any bits are a valid `Header`; loads only.
+    let h = unsafe { &*map.as_ptr().cast::<Header>() };
+    match check_header(h, len, path) {
+        Err(e) => e,
+        Ok(HeaderState::NotReady) => OpenError::NotInitialised {
+            path: path.to_path_buf(),
+            waited: Default::default(),
+        },
+        // A valid header cannot agree with a length beyond the largest valid ring.
+        Ok(HeaderState::Valid(_)) => OpenError::LengthMismatch {
+            path: path.to_path_buf(),
+            expected: u64::from(h.header_len.load(Ordering::Relaxed))
+                + h.capacity.load(Ordering::Relaxed),
+            actual: len,
+        },
+    }
 }
 
 /// Counts the message records between the cursors, validating each as a reader would.

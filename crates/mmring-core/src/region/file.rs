@@ -237,21 +237,28 @@ fn open_existing(path: &Path, params: &OpenParams) -> Result<Region, OpenError> 
                 });
             }
         } else {
-            let map = map(&file, len, path)?;
+            // Map the header alone first: a hostile file's length (say, a sparse terabyte) is
+            // only trusted once the header it carries agrees with it.
+            let head = map(&file, HEADER_SIZE as u64, path)?;
             // The file may shrink between the `fstat` above and our reads of the header: guard
             // the mapping from the start (a fault turns it into zeros, read as "not ready", and
-            // the next round sees the new length). Declared after `map`, so dropped before it.
-            let guard = Guard::register(map.as_ptr(), map.len());
-            // SAFETY: the mapping is at least HEADER_SIZE bytes and page-aligned; any bytes are a
-            // valid `Header`.
-            let h = unsafe { &*map.as_ptr().cast::<Header>() };
+            // the next round sees the new length). Declared after `head`, so dropped before it.
+            let guard = Guard::register(head.as_ptr(), head.len());
+            // SAFETY: the mapping is HEADER_SIZE bytes and page-aligned; any bytes are a valid
+            // `Header`.
+            let h = unsafe { &*head.as_ptr().cast::<Header>() };
             let state = check_header(h, len, path)?;
             let shrunk = guard.slot().and_then(|s| s.truncated()).is_some();
             drop(guard);
+            drop(head);
             match state {
                 _ if shrunk => {}
                 HeaderState::Valid(geo) => {
-                    // SAFETY: `check_header` verified `len == data_offset + cap`.
+                    // `len` is now known to be `header_len + capacity` (at most 4 GiB + 1 MiB).
+                    // If the file changes before or after this second mapping, the protocol
+                    // re-validates everything it reads and the guard covers a shrink.
+                    let map = map(&file, len, path)?;
+                    // SAFETY: the mapping is `len == data_offset + cap` bytes (`check_header`).
                     return Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true) });
                 }
                 HeaderState::NotReady if give_up => {
