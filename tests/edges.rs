@@ -272,7 +272,7 @@ fn a_committed_grant_is_delivered_and_a_dropped_one_publishes_nothing() {
     for _ in 0..100 {
         let mut g = w.try_reserve(400).unwrap();
         g.fill(0xAA);
-        drop(g);
+        // `g` goes out of scope here without `commit`.
     }
     let info = mmring::inspect(&path).unwrap();
     assert_eq!(info.messages_in_flight, Some(2));
@@ -285,7 +285,8 @@ fn a_committed_grant_is_delivered_and_a_dropped_one_publishes_nothing() {
     let pos = mmring::inspect(&path).unwrap().write_pos;
     assert_eq!(pos, 16 + 16 + 504);
     let to_end = (1024 - pos) as usize;
-    drop(w.try_reserve(to_end).unwrap()); // its record does not fit before the end
+    // Its record does not fit before the end; the grant is dropped at once, uncommitted.
+    let _ = w.try_reserve(to_end).unwrap();
     w.try_send(b"after").unwrap();
     assert_eq!(&*r.try_recv().unwrap(), b"after");
     // The padding went out with the next message, which starts the next lap.
