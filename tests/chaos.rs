@@ -78,10 +78,12 @@ fn chaos_writer() -> i32 {
     }
 }
 
-/// Receives until `Disconnected`, checking every message and that the sequence has no gap; it
-/// prints each sequence number *before* releasing the message (while holding it).
+/// Receives until `Disconnected`, checking every message and that the sequence has no gap.
+/// It prints each sequence number *before* the message is released, and `rel` after each
+/// release. With `BATCH=1` it reads through `Reader::batch`, up to 16 messages per release.
 fn chaos_reader() -> i32 {
     let mut r = Reader::open(env("RING")).expect("attach reader");
+    let batched = env_u64("BATCH") == 1;
     println!("attached");
     let mut prev: Option<u64> = None;
     loop {
@@ -96,23 +98,47 @@ fn chaos_reader() -> i32 {
                 return 1;
             }
         };
-        let Some(seq) = seq_of(&m) else {
-            println!("error: message of {} bytes", m.len());
-            return 1;
+        let checked = if batched {
+            // `recv` only waited for a message: leave it for the batch.
+            m.keep();
+            let mut b = r.batch();
+            let mut res = Ok(());
+            for _ in 0..16 {
+                match b.next() {
+                    Ok(Some(m)) => res = check_message(m, &mut prev),
+                    Ok(None) => break,
+                    Err(e) => res = Err(e.to_string()),
+                }
+                if res.is_err() {
+                    break;
+                }
+            }
+            drop(b);
+            res
+        } else {
+            let res = check_message(&m, &mut prev);
+            drop(m);
+            res
         };
-        if let Err(e) = verify(seq, &m) {
+        if let Err(e) = checked {
             println!("error: {e}");
             return 1;
         }
-        if m.len() != size_for(seq, MIN, MAX) || prev.is_some_and(|p| seq != p + 1) {
-            println!("error: #{seq} ({} bytes) after {prev:?}", m.len());
-            return 1;
-        }
-        // One write(2) per line (stdout is line-buffered): on the pipe before the release.
-        println!("{seq}");
-        prev = Some(seq);
-        drop(m);
+        println!("rel");
     }
+}
+
+/// Checks a chaos stream message (content, size, no gap) and prints its sequence number.
+fn check_message(m: &[u8], prev: &mut Option<u64>) -> Result<(), String> {
+    let seq = seq_of(m).ok_or_else(|| format!("message of {} bytes", m.len()))?;
+    verify(seq, m).map_err(|e| e.to_string())?;
+    if m.len() != size_for(seq, MIN, MAX) || prev.is_some_and(|p| seq != p + 1) {
+        return Err(format!("#{seq} ({} bytes) after {prev:?}", m.len()));
+    }
+    // One write(2) per line (stdout is line-buffered): on the pipe before the release.
+    println!("{seq}");
+    *prev = Some(seq);
+    Ok(())
 }
 
 /// Sends the stream from 0, one message every millisecond, until killed.
@@ -261,23 +287,62 @@ fn resilient_writer(mut w: Writer, stop: Arc<AtomicBool>) -> u64 {
     seq
 }
 
-/// Sequence numbers a chaos reader printed, and whether it printed "end".
-fn parse_reader(lines: &[String]) -> (Vec<u64>, bool) {
-    let mut seqs = Vec::new();
-    let mut end = false;
-    for l in lines {
-        if l == "end" {
-            end = true;
-        } else {
-            seqs.push(l.parse().unwrap_or_else(|_| panic!("reader printed {l:?}")));
-        }
-    }
-    (seqs, end)
+/// The reader processes' reports, checked against the delivery guarantee as they come.
+#[derive(Default)]
+struct Delivery {
+    /// The last sequence number received (printed while its message was unreleased).
+    last: Option<u64>,
+    /// The first message received since the last release, as far as the reports show.
+    unreleased: Option<u64>,
+    /// Each time a reader started over: the first message it got again, and how many.
+    redelivered: Vec<(u64, u64)>,
+    received: u64,
 }
 
-#[test]
-fn readers_killed_at_random_moments_lose_nothing() {
-    let mut rng = Rng::from_env("reader chaos");
+impl Delivery {
+    /// Checks one reader's output; returns whether it ended with "end".
+    fn reader(&mut self, lines: &[String], who: usize) -> bool {
+        let mut first = true;
+        let mut end = false;
+        for l in lines {
+            match l.as_str() {
+                "end" => end = true,
+                "rel" => self.unreleased = None,
+                _ => {
+                    let seq: u64 = l
+                        .parse()
+                        .unwrap_or_else(|_| panic!("reader {who} printed {l:?}"));
+                    let next = self.last.map_or(0, |l| l + 1);
+                    if first && self.unreleased == Some(seq) {
+                        // The messages the killed reader had received and not released: the
+                        // only re-delivery allowed. Its window starts again here.
+                        self.redelivered.push((seq, next - seq));
+                    } else {
+                        assert_eq!(
+                            seq, next,
+                            "reader {who}: #{seq} after #{:?} (unreleased since {:?})",
+                            self.last, self.unreleased
+                        );
+                        if first {
+                            // The predecessor released everything before it died.
+                            self.unreleased = Some(seq);
+                        }
+                    }
+                    first = false;
+                    self.unreleased.get_or_insert(seq);
+                    self.last = Some(seq);
+                    self.received += 1;
+                }
+            }
+        }
+        end
+    }
+}
+
+/// Kills `kills` readers at random moments while this process writes a stream, then checks
+/// that a last reader ends the stream at the last message sent. Returns the re-deliveries.
+fn reader_chaos(name: &str, batched: bool, kills: usize) -> Vec<(u64, u64)> {
+    let mut rng = Rng::from_env(name);
     let dir = tempdir();
     let path = dir.path().join("reader-chaos.ring");
     let w = Writer::create(&path, CAP).unwrap();
@@ -287,60 +352,60 @@ fn readers_killed_at_random_moments_lose_nothing() {
         move || resilient_writer(w, stop)
     });
     let t = Instant::now();
-    // The last sequence number a reader received (printed while holding the message).
-    let mut last: Option<u64> = None;
-    let mut redelivered = Vec::new();
-    let mut received = 0usize;
-    let mut check = |seqs: &[u64], who: usize| {
-        let Some(&first) = seqs.first() else { return };
-        let next = last.map_or(0, |l| l + 1);
-        if Some(first) == last {
-            // Received but not released by the killed reader: the one re-delivery allowed.
-            redelivered.push(first);
-        } else {
-            assert_eq!(
-                first, next,
-                "reader {who} started at #{first} after #{last:?}"
-            );
-        }
-        for w in seqs.windows(2) {
-            assert_eq!(w[1], w[0] + 1, "reader {who}: gap or repeat");
-        }
-        received += seqs.len();
-        last = seqs.last().copied();
-    };
-    for round in 0..KILLS {
-        let mut p = Proc::role("chaos-reader", &[ring_env(&path)]);
+    let env = [ring_env(&path), ("BATCH", u64::from(batched).to_string())];
+    let mut d = Delivery::default();
+    for round in 0..kills {
+        let mut p = Proc::role("chaos-reader", &env);
         p.expect_line("attached", LONG);
         std::thread::sleep(Duration::from_millis(rng.range(1, 30)));
         p.signal(libc::SIGKILL);
         assert_killed(&mut p, "reader");
-        let (seqs, end) = parse_reader(&p.rest(LONG));
-        assert!(!end);
-        check(&seqs, round);
+        assert!(!d.reader(&p.rest(LONG), round));
     }
     // A last reader, not killed: attached before the writer stops, so it sees it go.
-    let mut p = Proc::role("chaos-reader", &[ring_env(&path)]);
+    let mut p = Proc::role("chaos-reader", &env);
     p.expect_line("attached", LONG);
     stop.store(true, Ordering::Relaxed);
     let sent = writer.join().unwrap();
     let lines = p.rest(LONG);
     assert!(p.wait(LONG).success(), "last reader: {:?}", lines.last());
-    let (seqs, end) = parse_reader(&lines);
-    assert!(end, "the last reader did not see the writer go");
-    check(&seqs, KILLS);
+    assert!(
+        d.reader(&lines, kills),
+        "the last reader did not see the writer go"
+    );
     assert_eq!(
-        last,
+        d.last,
         Some(sent - 1),
         "the stream must end at the last message sent"
     );
+    let again: u64 = d.redelivered.iter().map(|r| r.1).sum();
+    assert_eq!(d.received, sent + again);
     println!(
-        "{KILLS} readers killed in {:?}: {sent} messages sent, all received in order; \
-         {} re-deliveries, each of the message the killed reader held unreleased: {redelivered:?}",
+        "{kills} readers killed in {:?}: {sent} messages sent, all received in order; \
+         {} re-deliveries of {again} messages, each of messages the killed reader held \
+         unreleased: (first, count) {:?}",
         t.elapsed(),
-        redelivered.len()
+        d.redelivered.len(),
+        d.redelivered
     );
-    assert_eq!(received, sent as usize + redelivered.len());
+    d.redelivered
+}
+
+#[test]
+fn readers_killed_at_random_moments_lose_nothing() {
+    let again = reader_chaos("reader chaos", false, KILLS);
+    // One message at a time: a crash re-delivers at most the one message being held.
+    assert!(again.iter().all(|&(_, n)| n == 1), "{again:?}");
+}
+
+#[test]
+fn readers_reading_in_batches_killed_at_random_moments_lose_nothing() {
+    let again = reader_chaos("batch reader chaos", true, KILLS / 2);
+    // A batch releases once, at its end: a crash re-delivers what the open batch handed out.
+    assert!(
+        again.iter().all(|&(_, n)| (1..=16).contains(&n)),
+        "{again:?}"
+    );
 }
 
 fn process_state(pid: i32) -> char {
@@ -420,7 +485,7 @@ fn a_stopped_reader_is_not_dead_and_continues_after_sigcont() {
     let dir = tempdir();
     let path = dir.path().join("stopped-reader.ring");
     let mut w = Writer::create(&path, CAP).unwrap();
-    let mut p = Proc::role("chaos-reader", &[ring_env(&path)]);
+    let mut p = Proc::role("chaos-reader", &[ring_env(&path), ("BATCH", "0".into())]);
     p.expect_line("attached", LONG);
     let mut seq = 0u64;
     let mut msg = vec![0u8; MAX];
@@ -456,9 +521,9 @@ fn a_stopped_reader_is_not_dead_and_continues_after_sigcont() {
     drop(w);
     let lines = p.rest(LONG);
     assert!(p.wait(LONG).success());
-    let (seqs, end) = parse_reader(&lines);
-    assert!(end);
-    assert_eq!(seqs, (0..seq).collect::<Vec<_>>());
+    let mut d = Delivery::default();
+    assert!(d.reader(&lines, 0));
+    assert_eq!((d.received, d.last), (seq, Some(seq - 1)));
 }
 
 fn percentile(sorted: &[u64], p: usize) -> u64 {
