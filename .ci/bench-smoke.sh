@@ -6,12 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -p mmring-bench --locked
-cargo bench --bench ring --no-run --locked
+cargo build --release -p mmring-bench
+cargo bench --bench ring --no-run
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-cargo run --release -p mmring-bench --locked -- --quick --svg "$out/bench.svg" --json "$out/bench.json"
+cargo run --release -p mmring-bench -- --quick --svg "$out/bench.svg" --json "$out/bench.json"
 test -s "$out/bench.svg"
 test -s "$out/bench.json"
 echo "bench smoke: ok"
