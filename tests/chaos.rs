@@ -8,7 +8,8 @@
 //! - a parked reader wakes promptly, and a parked reader or writer uses next to no CPU;
 //! - a writer blocked on a full ring gets `Disconnected` when its reader is killed, a blocked
 //!   reader when its writer is killed;
-//! - `flush` writes a file ring's dirty pages back (`msync`).
+//! - `flush` writes a file ring's dirty pages back (`msync`);
+//! - the fast path makes no wait, wake or liveness system call (checked with seccomp).
 //!
 //! Repeat a randomised run with the seed it prints: `MMRING_TEST_SEED=<seed>`.
 
@@ -40,6 +41,8 @@ fn role(name: &str) -> i32 {
         "paced-writer" => paced_writer(),
         "latency-reader" => latency_reader(),
         "sleepy" => sleepy(),
+        #[cfg(target_arch = "x86_64")]
+        "no-syscalls" => no_syscalls(),
         other => {
             println!("unknown role {other}");
             2
@@ -182,6 +185,158 @@ fn sleepy() -> i32 {
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Installs a seccomp filter that kills this process (`SIGSYS`) on any system call a side
+/// could make to wait, wake or probe its peer: `futex`, `fcntl`, `sched_yield`, `nanosleep`,
+/// `clock_nanosleep`, `msync`. Every other call is allowed.
+#[cfg(target_arch = "x86_64")]
+fn forbid_waiting_syscalls() {
+    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_KILL_PROCESS: u32 = 0x8000_0000;
+    // struct seccomp_data: `int nr` at offset 0, `__u32 arch` at offset 4.
+    let ld = |off: u32| libc::sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k: off,
+    };
+    let ret = |k: u32| libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let banned = [
+        libc::SYS_futex,
+        libc::SYS_fcntl,
+        libc::SYS_sched_yield,
+        libc::SYS_nanosleep,
+        libc::SYS_clock_nanosleep,
+        libc::SYS_msync,
+    ];
+    let mut prog = vec![
+        ld(4),
+        jeq(AUDIT_ARCH_X86_64, 1, 0),
+        ret(RET_KILL_PROCESS),
+        ld(0),
+    ];
+    for (i, nr) in banned.iter().enumerate() {
+        // On a match, jump to the KILL after the remaining tests and the ALLOW.
+        let skip = (banned.len() - 1 - i + 1) as u8;
+        prog.push(jeq(*nr as u32, skip, 0));
+    }
+    prog.push(ret(RET_ALLOW));
+    prog.push(ret(RET_KILL_PROCESS));
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: prctl with integer arguments; the filter program outlives the call (the kernel
+    // copies it).
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog
+            ),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Streams messages through a file ring through every sending and receiving call, in one
+/// thread, never sending to a full ring or receiving from an empty one, under a filter that
+/// kills the process on any wait, wake or liveness system call. Then, as a check that the
+/// filter works, it polls the empty ring until the liveness probe kills it.
+#[cfg(target_arch = "x86_64")]
+fn no_syscalls() -> i32 {
+    let path = env("RING");
+    let mut w = Writer::create(&path, 64 * 1024).expect("create");
+    let mut r = Reader::open(&path).expect("open");
+    forbid_waiting_syscalls();
+    let mut buf = vec![0u8; MAX];
+    let (mut sent, mut got) = (0u64, 0u64);
+    for round in 0..20_000u64 {
+        // Up to 8 messages (at most 12 KiB): always room in a 64 KiB ring that is empty.
+        for k in 0..1 + round % 8 {
+            let m = &mut buf[..size_for(sent, MIN, MAX)];
+            fill(sent, m);
+            match (round + k) % 5 {
+                0 => w.try_send(m).unwrap(),
+                1 => w.send(m).unwrap(),
+                2 => w.send_timeout(m, LONG).unwrap(),
+                3 => {
+                    let mut g = w.reserve(m.len()).unwrap();
+                    g.copy_from_slice(m);
+                    g.commit();
+                }
+                _ => {
+                    let mut b = w.batch();
+                    b.try_send(m).unwrap();
+                }
+            }
+            sent += 1;
+        }
+        while got < sent {
+            let check = |m: &[u8], seq: u64| verify(seq, m).unwrap();
+            match (round + got) % 5 {
+                0 => check(&r.try_recv().unwrap(), got),
+                1 => check(&r.recv().unwrap(), got),
+                2 => check(&r.recv_timeout(LONG).unwrap(), got),
+                3 => {
+                    let mut b = r.batch();
+                    check(b.next().unwrap().unwrap(), got);
+                }
+                _ => {
+                    let mut seq = got;
+                    let n = r.drain((sent - got) as usize, |m| {
+                        check(m, seq);
+                        seq += 1;
+                    });
+                    got += n.unwrap() as u64 - 1;
+                }
+            }
+            got += 1;
+        }
+    }
+    println!("no system call for {sent} messages");
+    // The control: idle polls of an empty ring ask the kernel about the writer every 20 ms.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        let _ = r.try_recv();
+    }
+    println!("still alive: the filter did not catch the liveness probe");
+    1
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_fast_path_makes_no_system_call() {
+    let dir = tempdir();
+    let path = dir.path().join("fast.ring");
+    let mut p = Proc::role("no-syscalls", &[ring_env(&path)]);
+    let out = p.rest(LONG);
+    let st = p.wait(LONG);
+    println!("{out:?}, {st}");
+    assert!(
+        out.first()
+            .is_some_and(|l| l.starts_with("no system call for ")),
+        "{out:?} {st}"
+    );
+    // Killed by the filter as soon as it polled an empty ring: the filter was in force.
+    assert_eq!(st.signal(), Some(libc::SIGSYS), "{out:?}");
 }
 
 fn tempdir() -> tempfile::TempDir {
