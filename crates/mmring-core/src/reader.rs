@@ -2,7 +2,7 @@
 
 use crate::data::View;
 use crate::error::{Corrupt, OpenError, PodError, RecvError, Side, TryRecvError};
-use crate::region::{wait_words, Region};
+use crate::region::{wait_words, PeerWatch, Region};
 use crate::ring::notify::WaitWords;
 use crate::ring::{Consumer, Peeked, Shared};
 use crate::wait::{self, Blocked, Blocking, Deadline, WaitStrategy};
@@ -48,6 +48,7 @@ pub struct Reader {
     empty_polls: u32,
     /// Set in a forked child that hands this end to its parent: drop without detaching.
     pub(crate) detached: bool,
+    watch: PeerWatch,
     region: Region,
 }
 
@@ -106,6 +107,7 @@ impl Reader {
             }
         };
         Ok(Reader {
+            watch: PeerWatch::new(&region, Side::Writer),
             shared,
             cons,
             strategy,
@@ -142,7 +144,7 @@ impl Reader {
 
     /// Whether a writer is attached, has never been, or has gone (asks the kernel).
     pub fn writer_status(&self) -> WriterStatus {
-        if !self.region.side_ever_attached(Side::Writer) {
+        if self.region.side_epoch(Side::Writer) == 0 {
             WriterStatus::Never
         } else if self.region.side_alive(Side::Writer, true) {
             WriterStatus::Alive(self.region.side_pid(Side::Writer))
@@ -156,12 +158,10 @@ impl Reader {
         self.cons.pending()
     }
 
-    /// Whether the writer has gone after attaching. The kernel is asked at most every
-    /// [`PROBE_INTERVAL`](crate::PROBE_INTERVAL); in between, only the header is read.
+    /// Whether a writer this reader has seen has gone (see `PeerWatch`). The kernel is asked
+    /// at most every [`PROBE_INTERVAL`](crate::PROBE_INTERVAL); in between, only the header is
+    /// read.
     fn writer_gone(&mut self) -> bool {
-        if !self.region.side_ever_attached(Side::Writer) {
-            return false;
-        }
         #[cfg(not(loom))]
         let deep = {
             // Reading the clock costs about as much as polling the ring, and a reader spinning
@@ -181,7 +181,7 @@ impl Reader {
         };
         #[cfg(loom)]
         let deep = true;
-        !self.region.side_alive(Side::Writer, deep)
+        self.watch.gone(&self.region, deep)
     }
 
     fn poison(&mut self, c: Corrupt) -> Corrupt {
@@ -266,9 +266,11 @@ impl Reader {
 
     /// Waits for the next message as the wait strategy says.
     ///
-    /// A reader on a ring no writer has attached to yet waits for one. Once a writer has
-    /// attached, every message it committed is delivered, then [`RecvError::Disconnected`] when
-    /// it has gone (exited, dropped its `Writer`, or was killed).
+    /// A reader waits for a writer if there is none yet (or only one that left before this
+    /// reader attached). Once it has seen a writer (alive while this reader was attached, or
+    /// attaching after it), every message that writer committed is delivered, then
+    /// [`RecvError::Disconnected`] when it has gone (exited, dropped its `Writer`, or was
+    /// killed). A new writer may attach later; the next `recv` then delivers its messages.
     ///
     /// # Errors
     /// [`RecvError::Disconnected`], [`RecvError::Corrupt`].
@@ -401,8 +403,7 @@ impl Blocking for ReaderPoll<'_> {
     }
 
     fn peer_gone(&mut self, deep: bool) -> bool {
-        self.r.region.side_ever_attached(Side::Writer)
-            && !self.r.region.side_alive(Side::Writer, deep)
+        self.r.watch.gone(&self.r.region, deep)
     }
 
     fn words(&self) -> WaitWords<'_> {

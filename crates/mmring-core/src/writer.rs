@@ -2,7 +2,7 @@
 
 use crate::data::ViewMut;
 use crate::error::{Corrupt, OpenError, SendError, Side, TrySendError};
-use crate::region::{wait_words, Region};
+use crate::region::{wait_words, PeerWatch, Region};
 use crate::ring::notify::WaitWords;
 use crate::ring::{Producer, Reservation, Shared};
 use crate::wait::{self, Blocked, Blocking, WaitStrategy};
@@ -38,6 +38,7 @@ pub struct Writer {
     poisoned: Option<Corrupt>,
     /// Set in a forked child that hands this end to its parent: drop without detaching.
     pub(crate) detached: bool,
+    watch: PeerWatch,
     region: Region,
 }
 
@@ -87,6 +88,7 @@ impl Writer {
             }
         };
         Ok(Writer {
+            watch: PeerWatch::new(&region, Side::Reader),
             shared,
             prod,
             strategy,
@@ -352,8 +354,7 @@ impl Blocking for WriterPoll<'_> {
     }
 
     fn peer_gone(&mut self, deep: bool) -> bool {
-        self.w.region.side_ever_attached(Side::Reader)
-            && !self.w.region.side_alive(Side::Reader, deep)
+        self.w.watch.gone(&self.w.region, deep)
     }
 
     fn words(&self) -> WaitWords<'_> {

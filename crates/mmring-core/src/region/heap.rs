@@ -113,8 +113,8 @@ impl Region {
         self.ring.claimed[idx(side)].store(false, Ordering::Release);
     }
 
-    pub(crate) fn side_ever_attached(&self, side: Side) -> bool {
-        side_words(self.header(), side).1.load(Ordering::Relaxed) != 0
+    pub(crate) fn side_epoch(&self, side: Side) -> u32 {
+        side_words(self.header(), side).1.load(Ordering::Relaxed)
     }
 
     pub(crate) fn side_alive(&self, side: Side, _deep: bool) -> bool {

@@ -136,10 +136,9 @@ impl Region {
         futex::wake(words.seq);
     }
 
-    /// Whether `side` has ever been attached.
-    pub(crate) fn side_ever_attached(&self, side: Side) -> bool {
-        let (_, epoch, _) = side_words(self.header(), side);
-        epoch.load(Ordering::Relaxed) != 0
+    /// How many times `side` has been attached.
+    pub(crate) fn side_epoch(&self, side: Side) -> u32 {
+        side_words(self.header(), side).1.load(Ordering::Relaxed)
     }
 
     /// Whether `side` is attached now. `deep` also asks the kernel whether its claim is held,

@@ -62,3 +62,42 @@ pub(crate) fn wait_words(h: &Header, side: Side) -> WaitWords<'_> {
         },
     }
 }
+
+/// Tracks whether this handle has seen its peer, so that "the peer has gone" means a peer this
+/// handle actually had: one that was alive while we were attached, or that attached after us.
+///
+/// A ring whose writer left before our reader attached (a ring created by `Writer::create` and
+/// dropped, or a stale ring from an earlier run) therefore does not read as disconnected: the
+/// reader drains what is there and then waits for the next writer.
+#[derive(Debug)]
+pub(crate) struct PeerWatch {
+    peer: Side,
+    epoch_at_attach: u32,
+    seen: bool,
+}
+
+impl PeerWatch {
+    /// Call after claiming our own side.
+    pub(crate) fn new(region: &Region, peer: Side) -> Self {
+        PeerWatch {
+            peer,
+            epoch_at_attach: region.side_epoch(peer),
+            seen: region.side_alive(peer, true),
+        }
+    }
+
+    /// Whether the peer has gone for good. `deep` may ask the kernel (one `fcntl`).
+    pub(crate) fn gone(&mut self, region: &Region, deep: bool) -> bool {
+        let alive = region.side_alive(self.peer, deep);
+        if alive {
+            if deep {
+                self.seen = true;
+            }
+            return false;
+        }
+        if !self.seen && region.side_epoch(self.peer) != self.epoch_at_attach {
+            self.seen = true;
+        }
+        self.seen
+    }
+}
