@@ -30,8 +30,13 @@ const LONG: Duration = Duration::from_secs(60);
 const MIN: usize = 8;
 const MAX: usize = 1500;
 const CAP: u64 = 16 * 1024;
-/// Kills per chaos test.
-const KILLS: usize = 100;
+/// Kills per chaos test; `MMRING_CHAOS_KILLS=<n>` for a longer run by hand.
+fn kills() -> usize {
+    std::env::var("MMRING_CHAOS_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+}
 
 /// The child roles of this file; the return value is the exit status.
 fn role(name: &str) -> i32 {
@@ -372,13 +377,14 @@ fn assert_killed(p: &mut Proc, what: &str) {
 #[test]
 fn writers_killed_at_random_moments_never_expose_a_partial_or_lost_message() {
     let mut rng = Rng::from_env("writer chaos");
+    let n = kills();
     let dir = tempdir();
     let path = dir.path().join("writer-chaos.ring");
     let mut r = Reader::create(&path, CAP).unwrap();
     let t = Instant::now();
     let mut expected = 0u64;
     let mut per_writer = Vec::new();
-    for round in 0..KILLS {
+    for round in 0..n {
         let mut w = Proc::role(
             "chaos-writer",
             &[ring_env(&path), ("START", expected.to_string())],
@@ -409,15 +415,15 @@ fn writers_killed_at_random_moments_never_expose_a_partial_or_lost_message() {
     }
     let info = mmring::inspect(&path).unwrap();
     assert_eq!(info.write_pos, info.read_pos);
-    assert_eq!(info.writer.epoch as usize, KILLS);
+    assert_eq!(info.writer.epoch as usize, n);
     per_writer.sort_unstable();
     println!(
-        "{KILLS} writers killed in {:?}: {expected} messages received in order, intact, \
+        "{n} writers killed in {:?}: {expected} messages received in order, intact, \
          none twice; per writer min {} median {} max {}",
         t.elapsed(),
         per_writer[0],
-        per_writer[KILLS / 2],
-        per_writer[KILLS - 1]
+        per_writer[kills() / 2],
+        per_writer[n - 1]
     );
 }
 
@@ -548,14 +554,14 @@ fn reader_chaos(name: &str, batched: bool, kills: usize) -> Vec<(u64, u64)> {
 
 #[test]
 fn readers_killed_at_random_moments_lose_nothing() {
-    let again = reader_chaos("reader chaos", false, KILLS);
+    let again = reader_chaos("reader chaos", false, kills());
     // One message at a time: a crash re-delivers at most the one message being held.
     assert!(again.iter().all(|&(_, n)| n == 1), "{again:?}");
 }
 
 #[test]
 fn readers_reading_in_batches_killed_at_random_moments_lose_nothing() {
-    let again = reader_chaos("batch reader chaos", true, KILLS / 2);
+    let again = reader_chaos("batch reader chaos", true, kills() / 2);
     // A batch releases once, at its end: a crash re-delivers what the open batch handed out.
     assert!(
         again.iter().all(|&(_, n)| (1..=16).contains(&n)),

@@ -25,6 +25,7 @@ fn role(name: &str) -> i32 {
         "stream-reader" => stream_reader(),
         "stream-writer" => stream_writer(),
         "fork-exchange" => fork_exchange(),
+        "fork-kill" => fork_kill(),
         "hold" => hold_role(),
         other => {
             println!("unknown role {other}");
@@ -199,6 +200,72 @@ fn fork_exchange() -> i32 {
     }
 }
 
+/// Forks with an anonymous ring, lets the child use its end a little, kills it with SIGKILL,
+/// and checks that the parent's end reports `Disconnected` (within 10 s) instead of waiting:
+/// only the child held the killed end's claim.
+fn fork_kill() -> i32 {
+    let (w, r) = mmring::anonymous(4096).expect("anonymous ring");
+    let kill = |child: i32| {
+        common::signal(child, libc::SIGKILL);
+        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None).expect("waitpid")
+    };
+    let outcome = if env("MODE") == "reader-parent" {
+        // SAFETY: single-threaded (a child role runs before the harness starts threads); the
+        // child only sends and then sleeps until killed.
+        match unsafe { fork_reader_parent(w, r) }.expect("fork") {
+            Forked::Child { mut end } => {
+                for i in 0..100u8 {
+                    end.send(&[i; 10]).expect("send");
+                }
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            Forked::Parent { mut end, child } => {
+                for i in 0..100u8 {
+                    assert_eq!(*end.recv().expect("recv"), [i; 10]);
+                }
+                println!("child: {:?}", kill(child));
+                let t = Instant::now();
+                let res = end.recv_timeout(Duration::from_secs(10)).map(|m| m.len());
+                (
+                    format!("{res:?}"),
+                    t.elapsed(),
+                    res == Err(RecvError::Disconnected),
+                )
+            }
+        }
+    } else {
+        // SAFETY: as above; the child receives once and then sleeps until killed.
+        match unsafe { fork_writer_parent(w, r) }.expect("fork") {
+            Forked::Child { mut end } => {
+                drop(end.recv().expect("recv"));
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            Forked::Parent { mut end, child } => {
+                end.send(b"first").expect("send");
+                while !end.is_reader_alive() || end.try_send(&[1; 100]).is_ok() {}
+                println!("child: {:?}", kill(child));
+                let t = Instant::now();
+                let res = end.send_timeout(&[1; 100], Duration::from_secs(10));
+                (
+                    format!("{res:?}"),
+                    t.elapsed(),
+                    res == Err(mmring::SendError::Disconnected),
+                )
+            }
+        }
+    };
+    println!("after the kill: {} in {:?}", outcome.0, outcome.1);
+    if outcome.2 {
+        0
+    } else {
+        1
+    }
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("mmring-process-")
@@ -284,6 +351,24 @@ fn a_million_messages_across_fork_writer_in_the_parent() {
 #[test]
 fn messages_across_fork_reader_in_the_parent() {
     run_fork_exchange("reader-parent", 200_000);
+}
+
+fn run_fork_kill(mode: &str) {
+    let mut p = Proc::role("fork-kill", &[("MODE", mode.into())]);
+    let out = p.rest(LONG);
+    let st = p.wait(LONG);
+    println!("fork kill ({mode}): {out:?}");
+    assert!(st.success(), "{mode}: {st}, output {out:?}");
+}
+
+#[test]
+fn a_killed_forked_writer_is_a_disconnection_for_the_parent_reader() {
+    run_fork_kill("reader-parent");
+}
+
+#[test]
+fn a_killed_forked_reader_is_a_disconnection_for_the_parent_writer() {
+    run_fork_kill("writer-parent");
 }
 
 #[test]
