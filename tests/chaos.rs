@@ -773,8 +773,11 @@ fn a_writer_parked_on_a_full_ring_idles_without_cpu() {
     // It is really waiting on us: once we read, it goes on.
     let n = r.drain(usize::MAX, |_| {}).unwrap();
     assert!(n > 0);
-    std::thread::sleep(Duration::from_millis(20));
-    assert!(mmring::inspect(&path).unwrap().bytes_in_flight > 0);
+    let t = Instant::now();
+    while mmring::inspect(&path).unwrap().bytes_in_flight == 0 {
+        assert!(t.elapsed() < LONG, "the parked writer did not wake up");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     p.signal(libc::SIGKILL);
     assert_killed(&mut p, "writer");
 }
