@@ -10,11 +10,14 @@
 #
 # Environment: LOOM_MAX_PREEMPTIONS (default 2) bounds the preemptions loom explores per
 # execution; LOOM_TARGET_DIR (default target/loom) is where both builds go, in two
-# subdirectories, so neither thrashes the other nor the normal build.
+# subdirectories, so neither thrashes the other nor the normal build. The loom builds skip
+# debug info (loom names source locations itself, see LOOM_LOCATION below), which makes them
+# build faster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-0}"
 target="${LOOM_TARGET_DIR:-$PWD/target/loom}"
 log="$target/mutant.log"
 mkdir -p "$target"
@@ -27,7 +30,8 @@ echo "== loom 1/2: passed in $((SECONDS - start)) s"
 
 echo "== loom 2/2: same suite, --cfg loom --cfg mmring_mutant (cursor publish Relaxed; must fail)"
 start=$SECONDS
-if RUSTFLAGS="--cfg loom --cfg mmring_mutant" CARGO_TARGET_DIR="$target/mutant" \
+# LOOM_LOCATION=1: each violation names the source lines of the two conflicting accesses.
+if LOOM_LOCATION=1 RUSTFLAGS="--cfg loom --cfg mmring_mutant" CARGO_TARGET_DIR="$target/mutant" \
     cargo test -p mmring-core --release --test loom --no-fail-fast >"$log" 2>&1; then
     echo "FAIL: the loom suite passed with the mutant; it cannot see the bug it exists for." >&2
     echo "      (full output: $log)" >&2
@@ -39,14 +43,17 @@ if ! grep -q '^running [0-9]* tests' "$log"; then
     exit 1
 fi
 failed=$(grep -E '^test .* \.\.\. FAILED$' "$log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' || true)
+nfailed=$(printf '%s' "$failed" | grep -c . || true)
 violations=$(grep -c 'Causality violation' "$log" || true)
-if [ -z "$failed" ] || [ "$violations" -eq 0 ]; then
-    echo "FAIL: the mutant run failed, but not with a loom causality violation (output follows)." >&2
+if [ "$nfailed" -eq 0 ] || [ "$violations" -lt "$nfailed" ]; then
+    echo "FAIL: the mutant run failed, but not every failure is a loom causality violation" \
+        "($nfailed tests failed, $violations violations; output follows)." >&2
     cat "$log" >&2
     exit 1
 fi
 echo "== loom 2/2: mutant rejected in $((SECONDS - start)) s, as required:" \
-    "$(echo "$failed" | wc -l) tests failed, $violations causality violations reported:"
+    "$nfailed tests failed, each with a loom causality violation:"
 echo "$failed" | sed 's/^/   - /'
+echo "   first report:"
 grep -A3 -m1 'Causality violation' "$log" | sed 's/^/   | /'
 echo "   (full mutant output: $log)"

@@ -38,8 +38,15 @@ pub(crate) fn yield_now() {
 /// The ordering that publishes the writer's cursor.
 ///
 /// `Release`: it makes the record bytes written before it visible to the reader's `Acquire`
-/// load of the same cursor. The `mmring_mutant` cfg weakens it to `Relaxed` so that CI can show
-/// that the loom suite detects exactly the bug it exists for.
+/// load of the same cursor (SYNC 1 in `ring`).
+///
+/// # `cfg(mmring_mutant)`: test only
+/// Building with `RUSTFLAGS="--cfg loom --cfg mmring_mutant"` weakens this store to `Relaxed`,
+/// the one ordering the protocol depends on most. The build is broken on purpose and exists only
+/// so that CI (`.ci/loom.sh`) can show that the loom suite (`tests/loom.rs`) detects exactly the
+/// bug it exists for: the suite must pass without the cfg and fail with it, with loom reporting
+/// a causality violation on the ring's data cells (the reader reading a record the writer's
+/// writes are not ordered before). Never set it outside that check.
 #[cfg(not(mmring_mutant))]
 pub(crate) const PUBLISH: Ordering = Ordering::Release;
 #[cfg(mmring_mutant)]
