@@ -48,6 +48,7 @@ impl Consumer {
     pub(crate) fn peek(&mut self, s: &Shared) -> Result<Option<Peeked>, Corrupt> {
         loop {
             if self.read == self.cached_write && !self.refresh(s)? {
+                s.data.prefetch(self.read);
                 return Ok(None);
             }
             let off = self.read & s.geo.mask;
