@@ -207,7 +207,7 @@ mod tests {
     fn sizes_stay_in_range_and_vary() {
         let sizes: Vec<usize> = (0..1000).map(|s| size_for(s, 8, 100)).collect();
         assert!(sizes.iter().all(|&s| (8..=100).contains(&s)));
-        assert!(sizes.iter().any(|&s| s == 8) && sizes.iter().any(|&s| s == 100));
+        assert!(sizes.contains(&8) && sizes.contains(&100));
     }
 
     #[test]
