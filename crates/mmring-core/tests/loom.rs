@@ -3,7 +3,9 @@
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p mmring-core --release --test loom`. Each test
 //! runs its body under [`loom::model`], which executes it once per distinct interleaving of
 //! the atomic operations (and per allowed weak-memory outcome), up to `LOOM_MAX_PREEMPTIONS`
-//! preemptions per execution ([`DEFAULT_PREEMPTIONS`] when unset).
+//! preemptions per execution. When that variable is unset, each test picks its own bound:
+//! [`DEEP`] for most, [`LAPS`] for the two models that run several laps of the ring, where a
+//! bound of 3 takes minutes (measured: about 1.1 and 1.4 million executions).
 //!
 //! The ring under test is the real protocol code over a heap region: the header's atomics are
 //! loom atomics and the data region is one `loom::cell::UnsafeCell<u64>` per 8-byte word, with
@@ -21,14 +23,22 @@ use mmring_core::{RecvError, RingOptions, SendError, TryRecvError, TrySendError,
 /// The data capacity of every ring here: the minimum, so that a few messages wrap.
 const CAP: u64 = 64;
 
-/// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set.
-const DEFAULT_PREEMPTIONS: usize = 2;
+/// The preemption bound of most models when `LOOM_MAX_PREEMPTIONS` is unset.
+const DEEP: usize = 3;
 
-/// Runs `f` under loom for every interleaving allowed by the preemption bound.
+/// The preemption bound of the multi-lap models when `LOOM_MAX_PREEMPTIONS` is unset.
+const LAPS: usize = 2;
+
+/// Runs `f` under loom for every interleaving allowed by the preemption bound ([`DEEP`]).
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    model_bounded(DEEP, f)
+}
+
+/// Runs `f` under loom with `default` preemptions unless `LOOM_MAX_PREEMPTIONS` says otherwise.
+fn model_bounded<F: Fn() + Sync + Send + 'static>(default: usize, f: F) {
     let mut b = loom::model::Builder::new();
     if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+        b.preemption_bound = Some(default);
     }
     let bound = b.preemption_bound;
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -79,7 +89,7 @@ fn recv_all(r: &mut mmring_core::Reader) -> Vec<Vec<u8>> {
 #[test]
 fn send_recv_wraps_through_padding() {
     const MSGS: [(u8, usize); 5] = [(1, 16), (2, 16), (3, 16), (4, 16), (5, 16)];
-    model(|| {
+    model_bounded(LAPS, || {
         let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
         let t = thread::spawn(move || {
             for (id, len) in MSGS {
@@ -206,7 +216,7 @@ fn variable_sizes_and_zero_length() {
     // 32@64, 8@96, 16@104, 8 bytes of padding at 120 and 16@128.
     const FIRST: [(u8, usize); 3] = [(40, 17), (41, 8), (42, 0)];
     const MSGS: [(u8, usize); 5] = [(43, 0), (44, 24), (45, 0), (46, 1), (47, 3)];
-    model(|| {
+    model_bounded(LAPS, || {
         let (mut w, mut r) = RingOptions::new().loom_pair(CAP);
         for (id, len) in FIRST {
             w.try_send(&payload(id, len)).unwrap();
