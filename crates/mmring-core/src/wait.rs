@@ -106,24 +106,27 @@ pub(crate) fn block<B: Blocking>(
     if let Some(r) = b.poll()? {
         return Ok(r);
     }
-    let start = Instant::now();
-    let spin_until = start + SPIN_BEFORE_PARK;
-    let mut next_probe = start + PROBE_INTERVAL;
+    // The clock costs tens of nanoseconds (more under some hypervisors), so it is read only
+    // every 64 polls: a message that arrives within the first polls is taken without any clock
+    // read, which matters for round-trip latency. The spin phase and the probe schedule start
+    // at the first read.
+    let mut clock: Option<(Instant, Instant)> = None; // (end of the spin phase, next deep probe)
     let mut iter: u32 = 0;
     loop {
         iter = iter.wrapping_add(1);
         if let Some(r) = b.poll()? {
             return Ok(r);
         }
-        // Read the clock only every 64 polls while spinning.
-        if iter % 64 != 0 && strategy == WaitStrategy::Spin {
+        if iter % 64 != 0 {
             spin_hint();
             continue;
         }
         let now = Instant::now();
-        let deep = now >= next_probe;
+        let (spin_until, next_probe) =
+            clock.get_or_insert((now + SPIN_BEFORE_PARK, now + PROBE_INTERVAL));
+        let deep = now >= *next_probe;
         if deep {
-            next_probe = now + PROBE_INTERVAL;
+            *next_probe = now + PROBE_INTERVAL;
         }
         if b.peer_gone(deep) {
             // Everything the peer published before going is visible now; take it first.
@@ -134,7 +137,7 @@ pub(crate) fn block<B: Blocking>(
         }
         match strategy {
             WaitStrategy::Spin => spin_hint(),
-            _ if now < spin_until => spin_hint(),
+            _ if now < *spin_until => spin_hint(),
             WaitStrategy::SpinYield => yield_now(),
             WaitStrategy::Park => {
                 let mut timeout = next_probe.saturating_duration_since(now);
