@@ -95,8 +95,8 @@ impl Region {
         }
         let (pid, epoch, state) = side_words(self.header(), side);
         pid.store(1, Ordering::Relaxed);
-        epoch.fetch_add(1, Ordering::Relaxed);
         state.store(SIDE_ATTACHED, Ordering::Release);
+        epoch.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -114,7 +114,7 @@ impl Region {
     }
 
     pub(crate) fn side_epoch(&self, side: Side) -> u32 {
-        side_words(self.header(), side).1.load(Ordering::Relaxed)
+        side_words(self.header(), side).1.load(Ordering::Acquire)
     }
 
     pub(crate) fn side_alive(&self, side: Side, _deep: bool) -> bool {

@@ -114,10 +114,14 @@ impl Region {
             });
         }
         pid.store(std::process::id(), Ordering::Relaxed);
-        epoch.fetch_add(1, Ordering::Relaxed);
         // Release: pairs with the Acquire in `side_alive`, so a peer that sees ATTACHED also sees
-        // our pid and epoch.
+        // our pid.
         state.store(SIDE_ATTACHED, Ordering::Release);
+        // Release, and after the state: pairs with the Acquire in `side_epoch`. A peer that sees
+        // the new epoch then reads ATTACHED (or a later CLOSED), never the state from before this
+        // claim, so `PeerWatch` cannot mistake an attach in progress for a writer that came and
+        // went.
+        epoch.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -138,7 +142,8 @@ impl Region {
 
     /// How many times `side` has been attached.
     pub(crate) fn side_epoch(&self, side: Side) -> u32 {
-        side_words(self.header(), side).1.load(Ordering::Relaxed)
+        // Acquire: pairs with the Release increment in `claim`.
+        side_words(self.header(), side).1.load(Ordering::Acquire)
     }
 
     /// Whether `side` is attached now. `deep` also asks the kernel whether its claim is held,

@@ -88,6 +88,10 @@ impl PeerWatch {
 
     /// Whether the peer has gone for good. `deep` may ask the kernel (one `fcntl`).
     pub(crate) fn gone(&mut self, region: &Region, deep: bool) -> bool {
+        // The epoch first, then the state: `claim` stores ATTACHED before it increments the
+        // epoch, so an epoch that changed since we attached comes with a state that is ATTACHED
+        // or later, never the one from before the claim.
+        let epoch = region.side_epoch(self.peer);
         let alive = region.side_alive(self.peer, deep);
         if alive {
             if deep {
@@ -95,7 +99,7 @@ impl PeerWatch {
             }
             return false;
         }
-        if !self.seen && region.side_epoch(self.peer) != self.epoch_at_attach {
+        if !self.seen && epoch != self.epoch_at_attach {
             self.seen = true;
         }
         self.seen
