@@ -184,11 +184,13 @@ impl Reader {
         self.watch.gone(&self.region, deep)
     }
 
+    #[cold]
     fn poison(&mut self, c: Corrupt) -> Corrupt {
         self.poisoned = Some(c);
         c
     }
 
+    #[inline(always)]
     fn peek(&mut self) -> Result<Option<Peeked>, Corrupt> {
         if let Some(c) = self.poisoned {
             return Err(c);
@@ -196,6 +198,7 @@ impl Reader {
         self.cons.peek(&self.shared).map_err(|c| self.poison(c))
     }
 
+    #[inline(always)]
     fn message(&mut self, p: Peeked) -> Message<'_> {
         let view = self.shared.data.view(p.off, p.len);
         Message {

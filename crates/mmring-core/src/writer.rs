@@ -129,6 +129,7 @@ impl Writer {
         self.prod.in_flight()
     }
 
+    #[inline(always)]
     fn check(&self, len: usize) -> Result<u64, TrySendError<()>> {
         if let Some(c) = self.poisoned {
             return Err(TrySendError::Corrupt(c));
@@ -142,11 +143,13 @@ impl Writer {
         Ok(len as u64)
     }
 
+    #[cold]
     fn poison(&mut self, c: Corrupt) -> Corrupt {
         self.poisoned = Some(c);
         c
     }
 
+    #[inline(always)]
     fn grant(&mut self, res: Reservation, publish: bool) -> Grant<'_> {
         let view = self
             .shared

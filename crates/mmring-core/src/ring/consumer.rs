@@ -44,7 +44,7 @@ impl Consumer {
     }
 
     /// The next message, if one is committed. Skips padding. Validates everything it reads.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn peek(&mut self, s: &Shared) -> Result<Option<Peeked>, Corrupt> {
         loop {
             if self.read == self.cached_write && !self.refresh(s)? {
@@ -88,7 +88,7 @@ impl Consumer {
     }
 
     /// Re-reads `write_pos`; returns whether there is anything past our read position.
-    #[inline]
+    #[inline(never)]
     fn refresh(&mut self, s: &Shared) -> Result<bool, Corrupt> {
         // Acquire: SYNC 1; pairs with the Release (PUBLISH) store in `Producer::publish`, so the
         // records below the new cursor are fully written when we read them.
@@ -113,7 +113,7 @@ impl Consumer {
     }
 
     /// Marks everything up to `next` as consumed, without publishing it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn consume(&mut self, next: u64) {
         debug_assert!(next > self.read && next <= self.cached_write);
         self.read = next;

@@ -46,7 +46,7 @@ impl Producer {
     ///
     /// Writes a padding record first when the record would cross the end of the data region.
     /// Returns `Ok(None)` when the ring is full even after re-reading the reader's cursor.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reserve(&mut self, s: &Shared, len: u64) -> Result<Option<Reservation>, Corrupt> {
         debug_assert!(len <= s.geo.max_msg);
         let total = record_size(len);
@@ -78,7 +78,7 @@ impl Producer {
     }
 
     /// Re-reads `read_pos` and checks it against what we know.
-    #[inline]
+    #[inline(never)]
     fn refresh(&mut self, s: &Shared) -> Result<(), Corrupt> {
         // Acquire: SYNC 2; pairs with the Release store in `Consumer::release`, so the reader's
         // reads of the bytes we are about to reuse happen before our writes.
@@ -97,7 +97,7 @@ impl Producer {
     }
 
     /// Writes the record header for `res` and advances the local cursor, without publishing.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn stage(&mut self, s: &Shared, res: Reservation) {
         debug_assert_eq!(res.pos, self.write);
         s.data.write_word(
