@@ -23,7 +23,10 @@ const WARM_UP: u64 = 20_000;
 
 fn pin(cpu: usize) {
     let mut set = nix::sched::CpuSet::new();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Online CPUs, not `available_parallelism`: that one honours the affinity mask this process
+    // inherited, and a child of a pinned parent would then see a single CPU and stay on it.
+    // SAFETY: `sysconf` only reads a system constant.
+    let cpus = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1);
     if cpus >= 2 && set.set(cpu % cpus).is_ok() {
         // Best effort: a failure only costs a noisier measurement.
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
