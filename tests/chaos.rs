@@ -45,7 +45,7 @@ fn role(name: &str) -> i32 {
         "chaos-reader" => chaos_reader(),
         "paced-writer" => paced_writer(),
         "latency-reader" => latency_reader(),
-        "sleepy" => sleepy(),
+        "sleepy" => common::hold_side(),
         #[cfg(target_arch = "x86_64")]
         "no-syscalls" => no_syscalls(),
         other => {
@@ -175,20 +175,6 @@ fn latency_reader() -> i32 {
         if m.len() > 8 {
             return 0;
         }
-    }
-}
-
-/// Attaches as `SIDE` and does nothing until killed.
-fn sleepy() -> i32 {
-    let path = env("RING");
-    let (_w, _r);
-    match env("SIDE").as_str() {
-        "writer" => _w = Writer::open(&path).expect("attach writer"),
-        _ => _r = Reader::open(&path).expect("attach reader"),
-    }
-    println!("attached");
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

@@ -26,7 +26,7 @@ fn role(name: &str) -> i32 {
         "stream-writer" => stream_writer(),
         "fork-exchange" => fork_exchange(),
         "fork-kill" => fork_kill(),
-        "hold" => hold_role(),
+        "hold" => common::hold_side(),
         other => {
             println!("unknown role {other}");
             2
@@ -133,20 +133,6 @@ fn stream_writer() -> i32 {
             println!("error: {e}");
             1
         }
-    }
-}
-
-/// Attaches as `SIDE` of `RING`, says so, and waits to be killed.
-fn hold_role() -> i32 {
-    let path = env("RING");
-    let (_w, _r);
-    match env("SIDE").as_str() {
-        "writer" => _w = Writer::open(&path).expect("attach writer"),
-        _ => _r = Reader::open(&path).expect("attach reader"),
-    }
-    println!("attached");
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

@@ -292,3 +292,18 @@ impl Rng {
 pub fn ring_path(dir: &Path, name: &str) -> std::path::PathBuf {
     dir.join(format!("{name}.ring"))
 }
+
+/// A child role: attaches as `SIDE` (`writer` or `reader`) of the ring at `RING`, prints
+/// `attached`, and waits to be killed.
+pub fn hold_side() -> i32 {
+    let path = env("RING");
+    let (_w, _r);
+    match env("SIDE").as_str() {
+        "writer" => _w = mmring::Writer::open(&path).expect("attach writer"),
+        _ => _r = mmring::Reader::open(&path).expect("attach reader"),
+    }
+    println!("attached");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}

@@ -41,8 +41,6 @@ pub struct Reader {
     cons: Consumer,
     strategy: WaitStrategy,
     poisoned: Option<Corrupt>,
-    #[cfg(not(loom))]
-    last_probe: Option<Instant>,
     /// Empty polls so far; the clock is read on every 64th only (see `writer_gone`).
     #[cfg(not(loom))]
     empty_polls: u32,
@@ -113,8 +111,6 @@ impl Reader {
             strategy,
             poisoned: None,
             #[cfg(not(loom))]
-            last_probe: None,
-            #[cfg(not(loom))]
             empty_polls: 0,
             detached: false,
             region,
@@ -158,30 +154,20 @@ impl Reader {
         self.cons.pending()
     }
 
-    /// Whether a writer this reader has seen has gone (see `PeerWatch`). The kernel is asked
-    /// at most every [`PROBE_INTERVAL`](crate::PROBE_INTERVAL); in between, only the header is
-    /// read.
+    /// Whether a writer this reader has seen has gone (see `PeerWatch`). The clock is read on
+    /// every 64th empty poll only (the first included), and the kernel is asked when
+    /// `PeerWatch` says a deep probe is due; the other polls read the header only.
     fn writer_gone(&mut self) -> bool {
         #[cfg(not(loom))]
-        let deep = {
-            // Reading the clock costs about as much as polling the ring, and a reader spinning
-            // on `try_recv` or `drain` comes here on every empty poll: read it on every 64th
-            // empty poll only (the first included). The shallow check below stays on each one.
+        {
             self.empty_polls = self.empty_polls.wrapping_add(1);
-            self.empty_polls % 64 == 1 && {
-                let now = Instant::now();
-                let due = self
-                    .last_probe
-                    .is_none_or(|t| now.duration_since(t) >= wait::PROBE_INTERVAL);
-                if due {
-                    self.last_probe = Some(now);
-                }
-                due
+            if self.empty_polls % 64 == 1 {
+                return self.watch.gone_at(&self.region, Instant::now());
             }
-        };
+            self.watch.gone(&self.region, false)
+        }
         #[cfg(loom)]
-        let deep = true;
-        self.watch.gone(&self.region, deep)
+        self.watch.gone(&self.region, true)
     }
 
     #[cold]
@@ -407,6 +393,16 @@ impl Blocking for ReaderPoll<'_> {
 
     fn peer_gone(&mut self, deep: bool) -> bool {
         self.r.watch.gone(&self.r.region, deep)
+    }
+
+    #[cfg(not(loom))]
+    fn watch_at(&mut self, now: Instant) -> bool {
+        self.r.watch.gone_at(&self.r.region, now)
+    }
+
+    #[cfg(not(loom))]
+    fn next_probe(&self) -> Instant {
+        self.r.watch.next_deep()
     }
 
     fn words(&self) -> WaitWords<'_> {

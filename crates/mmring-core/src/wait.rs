@@ -69,8 +69,16 @@ pub(crate) trait Blocking {
     type Ready;
     /// Checks the condition once, without blocking.
     fn poll(&mut self) -> Result<Option<Self::Ready>, Corrupt>;
-    /// Whether the peer has gone for good. `deep` may make a system call.
+    /// Whether the peer has gone for good, from the header only (`deep == false`) or also
+    /// asking the kernel (`deep == true`, a system call).
     fn peer_gone(&mut self, deep: bool) -> bool;
+    /// Whether the peer has gone, asking the kernel if the side's `PeerWatch` says a deep probe
+    /// is due at `now`.
+    #[cfg(not(loom))]
+    fn watch_at(&mut self, now: Instant) -> bool;
+    /// When the next deep probe is due.
+    #[cfg(not(loom))]
+    fn next_probe(&self) -> Instant;
     /// The words this side sleeps on.
     fn words(&self) -> WaitWords<'_>;
     /// Sleeps on `words().seq` while it still holds `seq`, for at most `timeout`.
@@ -108,9 +116,10 @@ pub(crate) fn block<B: Blocking>(
     }
     // The clock costs tens of nanoseconds (more under some hypervisors), so it is read only
     // every 64 polls: a message that arrives within the first polls is taken without any clock
-    // read, which matters for round-trip latency. The spin phase and the probe schedule start
-    // at the first read.
-    let mut clock: Option<(Instant, Instant)> = None; // (end of the spin phase, next deep probe)
+    // read, which matters for round-trip latency. The spin phase starts at the first read; the
+    // deep probes follow the side's own schedule (`PeerWatch`), shared with its non-blocking
+    // calls.
+    let mut spin_until: Option<Instant> = None;
     let mut iter: u32 = 0;
     loop {
         iter = iter.wrapping_add(1);
@@ -122,13 +131,8 @@ pub(crate) fn block<B: Blocking>(
             continue;
         }
         let now = Instant::now();
-        let (spin_until, next_probe) =
-            clock.get_or_insert((now + SPIN_BEFORE_PARK, now + PROBE_INTERVAL));
-        let deep = now >= *next_probe;
-        if deep {
-            *next_probe = now + PROBE_INTERVAL;
-        }
-        if b.peer_gone(deep) {
+        let spin_until = *spin_until.get_or_insert(now + SPIN_BEFORE_PARK);
+        if b.watch_at(now) {
             // Everything the peer published before going is visible now; take it first.
             return b.poll()?.ok_or(Blocked::Disconnected);
         }
@@ -137,10 +141,10 @@ pub(crate) fn block<B: Blocking>(
         }
         match strategy {
             WaitStrategy::Spin => spin_hint(),
-            _ if now < *spin_until => spin_hint(),
+            _ if now < spin_until => spin_hint(),
             WaitStrategy::SpinYield => yield_now(),
             WaitStrategy::Park => {
-                let mut timeout = next_probe.saturating_duration_since(now);
+                let mut timeout = b.next_probe().saturating_duration_since(now);
                 if let Some(d) = deadline {
                     timeout = timeout.min(d.saturating_duration_since(now));
                 }

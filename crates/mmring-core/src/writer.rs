@@ -360,6 +360,16 @@ impl Blocking for WriterPoll<'_> {
         self.w.watch.gone(&self.w.region, deep)
     }
 
+    #[cfg(not(loom))]
+    fn watch_at(&mut self, now: Instant) -> bool {
+        self.w.watch.gone_at(&self.w.region, now)
+    }
+
+    #[cfg(not(loom))]
+    fn next_probe(&self) -> Instant {
+        self.w.watch.next_deep()
+    }
+
     fn words(&self) -> WaitWords<'_> {
         wait_words(self.w.shared.hdr(), Side::Writer)
     }

@@ -81,6 +81,8 @@ impl Slot {
 
     /// Records that the file is shorter than the mapping (`new_len` bytes), without a fault.
     pub(crate) fn mark_truncated(&self, new_len: u64) {
+        // Relaxed: both words are read back by this process only, on the thread that owns the
+        // handle (see `truncated`); no other memory is published through them.
         let _ = self.fault.compare_exchange(
             NO_FAULT,
             new_len as usize,
@@ -207,6 +209,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
                 )
             };
             if p == start as *mut libc::c_void {
+                // Relaxed: read back by the faulting thread itself, after the handler returns.
                 let _ = slot.fault.compare_exchange(
                     NO_FAULT,
                     addr - start,

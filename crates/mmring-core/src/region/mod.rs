@@ -74,6 +74,11 @@ pub(crate) struct PeerWatch {
     peer: Side,
     epoch_at_attach: u32,
     seen: bool,
+    /// When the kernel was last asked (the deep probe); it is asked at most every
+    /// [`PROBE_INTERVAL`](crate::PROBE_INTERVAL), by `try_recv`/`drain` and blocking calls
+    /// alike.
+    #[cfg(not(loom))]
+    last_deep: std::time::Instant,
 }
 
 impl PeerWatch {
@@ -83,7 +88,26 @@ impl PeerWatch {
             peer,
             epoch_at_attach: region.side_epoch(peer),
             seen: region.side_alive(peer, true),
+            #[cfg(not(loom))]
+            last_deep: std::time::Instant::now(),
         }
+    }
+
+    /// As [`PeerWatch::gone`], asking the kernel if the last deep probe is
+    /// [`PROBE_INTERVAL`](crate::PROBE_INTERVAL) old at `now`.
+    #[cfg(not(loom))]
+    pub(crate) fn gone_at(&mut self, region: &Region, now: std::time::Instant) -> bool {
+        let deep = now.duration_since(self.last_deep) >= crate::wait::PROBE_INTERVAL;
+        if deep {
+            self.last_deep = now;
+        }
+        self.gone(region, deep)
+    }
+
+    /// When the next deep probe is due: how long a parked side may sleep before looking.
+    #[cfg(not(loom))]
+    pub(crate) fn next_deep(&self) -> std::time::Instant {
+        self.last_deep + crate::wait::PROBE_INTERVAL
     }
 
     /// Whether the peer has gone for good. `deep` may ask the kernel (one `fcntl`).
