@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const SIZES: [usize; 5] = [0, 8, 64, 1024, 65536];
-const CAPACITY: u64 = 1 << 20;
+const CAPACITY: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug)]
 enum Path {
@@ -32,7 +32,7 @@ fn write_n(w: &mut Writer, path: Path, size: usize, n: u64) {
         match path {
             Path::Copy => match w.try_send(&src) {
                 Ok(()) => sent += 1,
-                Err(TrySendError::Full(_)) => std::hint::spin_loop(),
+                Err(TrySendError::Full) => std::hint::spin_loop(),
                 Err(e) => panic!("send: {e}"),
             },
             Path::ZeroCopy => match w.try_reserve(size) {
@@ -41,7 +41,7 @@ fn write_n(w: &mut Writer, path: Path, size: usize, n: u64) {
                     g.commit();
                     sent += 1;
                 }
-                Err(TrySendError::Full(())) => std::hint::spin_loop(),
+                Err(TrySendError::Full) => std::hint::spin_loop(),
                 Err(e) => panic!("reserve: {e}"),
             },
             Path::Batch => {
@@ -51,10 +51,10 @@ fn write_n(w: &mut Writer, path: Path, size: usize, n: u64) {
                     match b.try_reserve(size) {
                         Ok(mut g) => {
                             g.fill(0x5A);
-                            g.commit();
+                            g.stage();
                             sent += 1;
                         }
-                        Err(TrySendError::Full(())) => break,
+                        Err(TrySendError::Full) => break,
                         Err(e) => panic!("reserve: {e}"),
                     }
                 }

@@ -113,6 +113,10 @@ pub struct CreateArgs {
     /// Permission bits of the file, in octal (applied exactly, whatever the umask).
     #[arg(long, short, value_name = "OCTAL", default_value = "600", value_parser = parse_mode)]
     pub mode: u32,
+    /// Reader slots: how many readers may attach at once (1 to 64), each receiving every
+    /// message.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub readers: u32,
 }
 
 /// `mmring info`.

@@ -9,8 +9,9 @@ use mmring::RingOptions;
 /// a peer that has "never attached" (and wait for it) rather than one that has "gone".
 pub fn run(args: &CreateArgs) -> Outcome {
     RingOptions::new()
-        .create(args.capacity)
+        .create(args.capacity as usize)
         .mode(args.mode)
+        .readers(args.readers)
         .create_unattached(&args.path)
         .map_err(|e| Failure::open(&args.path, e))?;
     println!(

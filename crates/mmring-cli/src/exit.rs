@@ -77,7 +77,7 @@ impl Failure {
         let code = match e {
             SendError::Disconnected => Code::Disconnected,
             SendError::Timeout => Code::Timeout,
-            SendError::TooLarge { .. } | SendError::Corrupt(_) => Code::Runtime,
+            _ => Code::Runtime,
         };
         Failure::new(code, format!("{}: {e}", path.display()))
     }
@@ -87,7 +87,7 @@ impl Failure {
         let code = match e {
             RecvError::Disconnected => Code::Disconnected,
             RecvError::Timeout => Code::Timeout,
-            RecvError::WrongSize { .. } | RecvError::Corrupt(_) => Code::Runtime,
+            _ => Code::Runtime,
         };
         Failure::new(code, format!("{}: {e}", path.display()))
     }

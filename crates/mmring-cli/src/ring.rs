@@ -7,7 +7,7 @@ use mmring::{Reader, RingOptions, Writer};
 fn options(args: &RingArgs) -> RingOptions {
     let opts = RingOptions::new();
     match args.create {
-        Some(cap) => opts.create_if_missing(cap).mode(args.mode),
+        Some(cap) => opts.create_if_missing(cap as usize).mode(args.mode),
         None => opts,
     }
 }

@@ -177,7 +177,7 @@ fn send_chunk<'c>(
                     staged = 0;
                 }
             }
-            Err(TrySendError::Full(line)) => {
+            Err(TrySendError::Full) => {
                 // Publish what is staged, then wait for the reader to make room.
                 drop(batch);
                 send_one(w, path, line, timeout)?;
@@ -188,9 +188,7 @@ fn send_chunk<'c>(
                 let what = format!("line {} of {}", src.lines_sent + 1, src.name);
                 return Err(too_long(path, &what, len, max));
             }
-            Err(TrySendError::Corrupt(c)) => {
-                return Err(Failure::runtime(path, c));
-            }
+            Err(e) => return Err(Failure::runtime(path, e)),
         }
         src.lines_sent += 1;
     }

@@ -1,19 +1,29 @@
 //! Access to the data region: the bytes that hold the records.
 //!
-//! This is one of the two modules (with `region`) that touch raw memory. In a normal build the
-//! data region is a raw pointer into a `MAP_SHARED` mapping; under loom it is a heap array of
-//! `loom::cell::UnsafeCell<u64>`, one per 8-byte word, so loom sees a real conflict when the
-//! writer fills a record the reader is still reading, and none between disjoint records.
+//! This is one of the two bottom modules (with `os`) that touch raw memory. In a normal build
+//! the data region is a raw pointer into a `MAP_SHARED` mapping; under loom it is a heap array
+//! in which each 8-byte word is modelled twice: as a loom `AtomicU64` for its accesses as a
+//! record header (the commit point the protocol synchronises on) and as a
+//! `loom::cell::UnsafeCell<u64>` for its accesses as payload, so that loom reports a conflict
+//! when the writer fills a record that a reader may still be reading, and none between disjoint
+//! records. (The protocol never reads as a header a word whose last write was payload: the
+//! writer clears the word after each record before committing the record, see
+//! `ring::producer`; the model relies on that and does not track values across the two roles.)
 //!
-//! # Why plain (non-atomic) payload access is sound here
-//! The mapping is shared with another process, outside the Rust abstract machine. The compiler
-//! cannot see that process's stores, so from the compiler's point of view the bytes behave like
-//! device memory that changes between our accesses; we never derive any Rust invariant from
-//! their values. Framing words are read once with a volatile load into a local and validated
-//! before use; payload bytes have no validity invariant (`u8`). A peer that writes into a
-//! record we are reading can therefore give us wrong bytes, never undefined behaviour in our
-//! process. A well-behaved peer never does: the cursors hand each byte range to exactly one
-//! side at a time (see `docs/FORMAT.md`, "Ownership of bytes").
+//! # What the Rust memory model says about these bytes
+//! The mapping is shared with other processes. Every access this crate makes to the data region
+//! is one of:
+//! - **record header words**: atomic loads and stores of a naturally aligned `u64`
+//!   (`AtomicU64::from_ptr`), the synchronisation points of the protocol;
+//! - **copies out** ([`View::copy_to`]): one relaxed atomic load per 8-byte word, sound whatever
+//!   another process writes to the same bytes at the same time (we may see a mix of old and new
+//!   bytes, never undefined behaviour);
+//! - **zero-copy views** ([`View::as_slice`], [`ViewMut::as_mut_slice`]): a Rust slice over the
+//!   bytes, which asserts that nobody else writes them while it lives. The protocol hands each
+//!   byte range to one side at a time, so this holds exactly as long as every peer follows the
+//!   protocol; a peer that writes into a range it has handed over (a buggy or hostile process
+//!   with write access to the ring) makes such a read a data race, which the Rust memory model
+//!   calls undefined behaviour. Hence the copying receive paths for untrusted peers.
 
 #[cfg(loom)]
 pub use model::LoomData;
@@ -24,7 +34,9 @@ pub(crate) use real::*;
 
 #[cfg(not(loom))]
 mod real {
+    use crate::sync::Ordering;
     use core::ptr::NonNull;
+    use std::sync::atomic::AtomicU64;
 
     /// The data region: `cap` bytes at `base`, `cap` a power of two.
     #[derive(Debug, Clone, Copy)]
@@ -34,8 +46,8 @@ mod real {
     }
 
     // SAFETY: `Data` is a pointer into a shared mapping that the owning region keeps alive; all
-    // access goes through volatile word reads/writes or the cursor protocol, never through
-    // shared Rust references, so moving it to another thread is no different from keeping it.
+    // access goes through atomics, atomic copies or views handed out under the protocol, so
+    // moving it to another thread is no different from keeping it.
     unsafe impl Send for Data {}
 
     impl Data {
@@ -48,68 +60,36 @@ mod real {
             Data { base, cap }
         }
 
-        /// Reads the 8-byte word at `off` (8-aligned, `off + 8 <= cap`) once.
-        #[inline]
-        pub(crate) fn read_word(&self, off: u64) -> u64 {
+        /// The atomic 8-byte word at `off` (8-aligned, `off + 8 <= cap`).
+        #[inline(always)]
+        fn word(&self, off: u64) -> &AtomicU64 {
             assert!(
                 off % 8 == 0 && off + 8 <= self.cap,
                 "word offset out of range"
             );
-            // SAFETY: in bounds and aligned by the assert above and `new`'s contract; volatile
-            // because another process may change the word (see the module docs).
-            u64::from_le(unsafe {
-                self.base
-                    .as_ptr()
-                    .add(off as usize)
-                    .cast::<u64>()
-                    .read_volatile()
-            })
+            // SAFETY: in bounds and 8-aligned (the assert and `new`'s contract), valid for the
+            // life of `self`; atomics may be shared with other processes that access the same
+            // word (atomically or not: their accesses are outside our program).
+            unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off as usize).cast()) }
         }
 
-        /// Writes the 8-byte word at `off` (8-aligned, `off + 8 <= cap`).
-        #[inline]
-        pub(crate) fn write_word(&self, off: u64, value: u64) {
-            assert!(
-                off % 8 == 0 && off + 8 <= self.cap,
-                "word offset out of range"
-            );
-            // SAFETY: in bounds and aligned by the assert above and `new`'s contract.
-            unsafe {
-                self.base
-                    .as_ptr()
-                    .add(off as usize)
-                    .cast::<u64>()
-                    .write_volatile(value.to_le())
-            }
+        /// Loads the record header word at `off` with `ordering`.
+        #[inline(always)]
+        pub(crate) fn load_word(&self, off: u64, ordering: Ordering) -> u64 {
+            u64::from_le(self.word(off).load(ordering))
         }
 
-        /// Hints the CPU to fetch the cache line at `off` (masked into range). Not a memory
-        /// access: it reads nothing and cannot fault, so it is sound on bytes another process
-        /// is writing. The reader issues it while polling an empty ring, so that when the
-        /// writer's next record lands, the cursor line and the record's line travel to this
-        /// core in parallel rather than one after the other.
-        #[inline]
-        pub(crate) fn prefetch(&self, off: u64) {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `_mm_prefetch` is a hint, never a load; the address is inside the region.
-            unsafe {
-                use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                _mm_prefetch::<_MM_HINT_T0>(
-                    self.base
-                        .as_ptr()
-                        .add((off & (self.cap - 1)) as usize)
-                        .cast(),
-                )
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = off;
+        /// Stores the record header word at `off` with `ordering`.
+        #[inline(always)]
+        pub(crate) fn store_word(&self, off: u64, value: u64, ordering: Ordering) {
+            self.word(off).store(value.to_le(), ordering)
         }
 
-        /// A read view of `len` payload bytes at `off` (`off + len <= cap`).
-        #[inline]
+        /// A read view of `len` payload bytes at `off` (8-aligned, `off + len <= cap`).
+        #[inline(always)]
         pub(crate) fn view(&self, off: u64, len: u64) -> View {
             assert!(
-                off.checked_add(len).is_some_and(|end| end <= self.cap),
+                off % 8 == 0 && off.checked_add(len).is_some_and(|end| end <= self.cap),
                 "view out of range"
             );
             // SAFETY: `off <= cap` by the assert, so the pointer stays inside the region.
@@ -117,32 +97,59 @@ mod real {
             View {
                 ptr,
                 len: len as usize,
+                cap_left: (self.cap - off) as usize,
             }
         }
 
-        /// A write view of `len` payload bytes at `off` (`off + len <= cap`).
-        #[inline]
+        /// A write view of `len` payload bytes at `off` (8-aligned, `off + len <= cap`).
+        #[inline(always)]
         pub(crate) fn view_mut(&self, off: u64, len: u64) -> ViewMut {
-            let View { ptr, len } = self.view(off, len);
+            let View { ptr, len, .. } = self.view(off, len);
             ViewMut { ptr, len }
         }
     }
 
-    /// Payload bytes the reader owns until it releases them.
+    /// Payload bytes handed to a reader.
     #[derive(Debug)]
     pub(crate) struct View {
         ptr: *mut u8,
         len: usize,
+        /// Bytes from `ptr` to the end of the data region (whole words may be loaded).
+        cap_left: usize,
     }
 
     impl View {
-        #[inline]
+        /// The bytes in place. Sound while the writer follows the protocol (module docs).
+        #[inline(always)]
         pub(crate) fn as_slice(&self) -> &[u8] {
             // SAFETY: `ptr..ptr+len` is inside the mapping (checked in `Data::view`), which the
-            // handle owning this view keeps mapped. The cursor protocol gives these bytes to the
-            // reader until it releases them; a hostile writer may still store into them, which
-            // can change the bytes we see but cannot cause UB (module docs).
+            // handle owning this view keeps mapped; the protocol gives these bytes to the reader
+            // until it releases them. A peer that writes them anyway breaks the precondition
+            // stated in the module docs and in the public `Message` docs.
             unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
+        }
+
+        /// The length in bytes.
+        #[inline(always)]
+        pub(crate) fn len(&self) -> usize {
+            self.len
+        }
+
+        /// Copies the bytes into `dst` (`dst.len() == len`) with one relaxed atomic load per
+        /// 8-byte word: sound whatever another process writes meanwhile.
+        pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+            assert_eq!(dst.len(), self.len, "copy_to: wrong destination length");
+            let mut chunks = dst.chunks_mut(8);
+            for (i, c) in (&mut chunks).enumerate() {
+                debug_assert!(i * 8 + 8 <= self.cap_left);
+                // SAFETY: `ptr` is 8-aligned (`Data::view`); word `i` starts at `i * 8 < len`
+                // and ends at most at the end of the record's rounded size, which is inside the
+                // data region (`cap_left` bytes from `ptr`, payload offsets are 8-aligned and
+                // the region is a multiple of 8). Atomic loads never race.
+                let w = unsafe { AtomicU64::from_ptr(self.ptr.add(i * 8).cast()) }
+                    .load(Ordering::Relaxed);
+                c.copy_from_slice(&w.to_ne_bytes()[..c.len()]);
+            }
         }
     }
 
@@ -154,57 +161,71 @@ mod real {
     }
 
     impl ViewMut {
-        #[inline]
+        #[inline(always)]
         pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
-            // SAFETY: as in `View::as_slice`; the cursor protocol gives these bytes to the writer
+            // SAFETY: as in `View::as_slice`; the protocol gives these bytes to the writer
             // exclusively until it publishes them, and `&mut self` keeps this slice unique on
             // our side.
             unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) }
         }
 
-        #[inline]
+        #[inline(always)]
         pub(crate) fn as_slice(&self) -> &[u8] {
             // SAFETY: as in `as_mut_slice`.
             unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
         }
 
         /// Makes the bytes part of the region (a no-op here: they were written in place).
-        #[inline]
+        #[inline(always)]
         pub(crate) fn finish(self) {}
     }
 }
 
 #[cfg(loom)]
 mod model {
+    use crate::sync::{AtomicU64, Ordering};
     use loom::cell::{ConstPtr, MutPtr, UnsafeCell};
     use std::sync::Arc;
 
-    /// The data region as loom cells, one per 8-byte word.
+    /// One 8-byte word: its header role and its payload role (module docs).
+    #[derive(Debug)]
+    struct Word {
+        header: AtomicU64,
+        payload: UnsafeCell<u64>,
+    }
+
+    /// The data region as loom words.
     #[derive(Debug, Clone)]
     pub(crate) struct Data {
-        words: Arc<[UnsafeCell<u64>]>,
+        words: Arc<[Word]>,
         cap: u64,
     }
 
     impl Data {
         pub(crate) fn new_heap(cap: u64) -> Self {
-            let words: Vec<UnsafeCell<u64>> = (0..cap / 8).map(|_| UnsafeCell::new(0)).collect();
+            let words: Vec<Word> = (0..cap / 8)
+                .map(|_| Word {
+                    header: AtomicU64::new(0),
+                    payload: UnsafeCell::new(0),
+                })
+                .collect();
             Data {
                 words: words.into(),
                 cap,
             }
         }
 
-        pub(crate) fn read_word(&self, off: u64) -> u64 {
+        fn word(&self, off: u64) -> &Word {
             assert!(off % 8 == 0 && off + 8 <= self.cap);
-            // SAFETY: loom checks this access against concurrent ones.
-            self.words[(off / 8) as usize].with(|p| unsafe { *p })
+            &self.words[(off / 8) as usize]
         }
 
-        pub(crate) fn write_word(&self, off: u64, value: u64) {
-            assert!(off % 8 == 0 && off + 8 <= self.cap);
-            // SAFETY: loom checks this access against concurrent ones.
-            self.words[(off / 8) as usize].with_mut(|p| unsafe { *p = value })
+        pub(crate) fn load_word(&self, off: u64, ordering: Ordering) -> u64 {
+            self.word(off).header.load(ordering)
+        }
+
+        pub(crate) fn store_word(&self, off: u64, value: u64, ordering: Ordering) {
+            self.word(off).header.store(value, ordering)
         }
 
         fn word_range(&self, off: u64, len: u64) -> core::ops::Range<usize> {
@@ -212,13 +233,11 @@ mod model {
             (off / 8) as usize..((off + len).div_ceil(8)) as usize
         }
 
-        /// A cache hint in the real build; nothing to model.
-        pub(crate) fn prefetch(&self, _off: u64) {}
-
-        /// Opens a read access to every word under the payload, held until the view drops.
+        /// Opens a read access to every payload word, held until the view drops.
         pub(crate) fn view(&self, off: u64, len: u64) -> View {
             let range = self.word_range(off, len);
-            let guards: Vec<ConstPtr<u64>> = self.words[range].iter().map(|c| c.get()).collect();
+            let guards: Vec<ConstPtr<u64>> =
+                self.words[range].iter().map(|w| w.payload.get()).collect();
             let mut bytes = Vec::with_capacity(guards.len() * 8);
             for g in &guards {
                 // SAFETY: loom tracks the access for the guard's lifetime.
@@ -231,10 +250,13 @@ mod model {
             }
         }
 
-        /// Opens a write access to every word under the payload, held until the view drops.
+        /// Opens a write access to every payload word, held until the view drops.
         pub(crate) fn view_mut(&self, off: u64, len: u64) -> ViewMut {
             let range = self.word_range(off, len);
-            let guards: Vec<MutPtr<u64>> = self.words[range].iter().map(|c| c.get_mut()).collect();
+            let guards: Vec<MutPtr<u64>> = self.words[range]
+                .iter()
+                .map(|w| w.payload.get_mut())
+                .collect();
             ViewMut {
                 guards,
                 bytes: vec![0; len as usize],
@@ -278,6 +300,14 @@ mod model {
     impl View {
         pub(crate) fn as_slice(&self) -> &[u8] {
             &self.bytes
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.bytes.len()
+        }
+
+        pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+            dst.copy_from_slice(&self.bytes);
         }
     }
 

@@ -24,32 +24,42 @@ impl fmt::Display for Side {
 }
 
 /// What a validation of the shared mapping found wrong. See [`Corrupt`].
+///
+/// ```
+/// use mmring_core::CorruptKind;
+/// assert_eq!(CorruptKind::BadPadding.to_string(),
+///            "padding record does not end exactly at the end of the data region");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CorruptKind {
     /// A cursor is not a multiple of 8.
     CursorMisaligned,
-    /// The consumer cursor is ahead of the producer cursor.
+    /// A reader's cursor is ahead of what the writer committed.
     ReaderAheadOfWriter,
-    /// The producer cursor is more than one capacity ahead of the consumer cursor.
+    /// The writer's records extend more than one capacity beyond the tail.
     WriterTooFarAhead,
-    /// A cursor moved backwards.
-    CursorMovedBackwards,
-    /// A record header carries a tag that is neither message nor padding.
-    UnknownTag,
+    /// The record header at a position is neither a record committed for that position nor
+    /// something a correct writer leaves at a position it has not written yet.
+    BadRecordHeader,
     /// A message record is longer than the ring's maximum message length.
     RecordTooLong,
-    /// A record extends beyond the bytes the writer has committed.
-    RecordBeyondCommitted,
-    /// A padding record does not end exactly at the end of the data region.
+    /// A message record would cross the end of the data region.
+    RecordCrossesEnd,
+    /// A padding record does not end exactly at the end of the data region, or is longer than
+    /// any correct writer writes.
     BadPadding,
+    /// `write_pos` says the writer committed past a position where no committed record is.
+    MissingRecord,
+    /// `tail_pos` is misaligned, ahead of the writer, or more than a capacity behind it.
+    BadTail,
     /// The ring file was truncated under the live mapping (by another process). `offset` is
     /// the first offset found beyond the end of the file: the address of the access that
     /// faulted, or the file's new length when a periodic `fstat` noticed it first. See
     /// `docs/SECURITY.md`, "Truncation".
     Truncated,
-    /// The producer cursor is so close to 2^64 that advancing it would wrap (a real ring never
-    /// gets there: it would take centuries; a forged header can start there).
+    /// A cursor is so close to 2^64 that advancing it could wrap (a real ring never gets there:
+    /// 2^63 bytes take centuries; a forged header can start there).
     CursorOverflow,
 }
 
@@ -57,19 +67,26 @@ impl fmt::Display for CorruptKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             CorruptKind::CursorMisaligned => "cursor is not a multiple of 8",
-            CorruptKind::ReaderAheadOfWriter => "consumer cursor is ahead of the producer cursor",
+            CorruptKind::ReaderAheadOfWriter => {
+                "a reader's cursor is ahead of what the writer committed"
+            }
             CorruptKind::WriterTooFarAhead => {
-                "producer cursor is more than one capacity ahead of the consumer cursor"
+                "the writer's records extend more than one capacity beyond the tail"
             }
-            CorruptKind::CursorMovedBackwards => "cursor moved backwards",
-            CorruptKind::UnknownTag => "record header has an unknown tag",
+            CorruptKind::BadRecordHeader => {
+                "record header is neither committed for its position nor left by a correct writer"
+            }
             CorruptKind::RecordTooLong => "record is longer than the maximum message length",
-            CorruptKind::RecordBeyondCommitted => {
-                "record extends beyond the bytes the writer committed"
+            CorruptKind::RecordCrossesEnd => "record crosses the end of the data region",
+            CorruptKind::BadPadding => {
+                "padding record does not end exactly at the end of the data region"
             }
-            CorruptKind::BadPadding => "padding record does not end at the end of the data region",
+            CorruptKind::MissingRecord => {
+                "write_pos is past a position that holds no committed record"
+            }
+            CorruptKind::BadTail => "tail_pos is inconsistent with the writer's records",
             CorruptKind::Truncated => "the ring file was truncated under the mapping",
-            CorruptKind::CursorOverflow => "producer cursor would wrap past 2^64",
+            CorruptKind::CursorOverflow => "cursor is too close to 2^64",
         })
     }
 }
@@ -96,7 +113,17 @@ pub struct Corrupt {
 pub enum OpenError {
     /// The requested capacity is not a power of two between 64 bytes and 4 GiB.
     #[error("invalid capacity {0}: must be a power of two between 64 bytes and 4 GiB")]
-    InvalidCapacity(u64),
+    InvalidCapacity(usize),
+    /// The requested number of reader slots is not between 1 and
+    /// [`MAX_READERS`](crate::layout::MAX_READERS).
+    #[error("invalid number of reader slots {0}: must be between 1 and 64")]
+    InvalidReaders(u32),
+    /// The requested file mode has bits other than the permission bits.
+    #[error("invalid mode {mode:o}: only permission bits (0o777) are allowed; set-uid, set-gid and sticky bits are refused")]
+    InvalidMode {
+        /// The mode asked for.
+        mode: u32,
+    },
     /// `create` found a file already at the path.
     #[error("{}: file already exists", path.display())]
     AlreadyExists {
@@ -169,6 +196,17 @@ pub enum OpenError {
         /// The version in the file.
         found: u32,
         /// The newest version this library reads.
+        supported: u32,
+    },
+    /// The ring was written in an older layout version, which this library does not read
+    /// (version 1 rings are refused; recreate the ring).
+    #[error("{}: layout version {found} is older than this library's version {supported}; recreate the ring", path.display())]
+    OlderVersion {
+        /// The path.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The version this library reads.
         supported: u32,
     },
     /// A header field other than the version is out of range.
@@ -245,12 +283,28 @@ pub enum OpenError {
     },
 }
 
-/// Why a non-blocking send did not happen. Hands the message back where there is one.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TrySendError<T> {
-    /// The ring has no room for the message now; here it is back.
+/// Why a non-blocking send did not happen. `'static`, so `w.try_send(msg)?` works in any
+/// function returning `Box<dyn Error>`; the message is still the caller's.
+///
+/// ```
+/// use mmring_core::TrySendError;
+/// fn send_one(w: &mut mmring_core::Writer) -> Result<(), Box<dyn std::error::Error>> {
+///     w.try_send(b"tick")?;
+///     Ok(())
+/// }
+/// let (mut w, _r) = mmring_core::anonymous(64)?;
+/// send_one(&mut w)?;
+/// let big = [0u8; 24];
+/// w.try_send(&big)?;
+/// assert_eq!(w.try_send(&big), Err(TrySendError::Full));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError {
+    /// The ring has no room for the message now (the readers have not released enough).
     #[error("ring is full")]
-    Full(T),
+    Full,
     /// The message is longer than the ring's maximum message length; it can never be sent.
     #[error("message of {len} bytes exceeds the maximum of {max} bytes")]
     TooLarge {
@@ -264,18 +318,19 @@ pub enum TrySendError<T> {
     Corrupt(#[from] Corrupt),
 }
 
-impl<T> TrySendError<T> {
-    /// The message handed back by [`TrySendError::Full`].
-    pub fn into_inner(self) -> Option<T> {
-        match self {
-            TrySendError::Full(t) => Some(t),
-            _ => None,
-        }
-    }
-}
-
 /// Why a blocking send failed.
+///
+/// ```
+/// use mmring_core::SendError;
+/// let (mut w, r) = mmring_core::anonymous(64)?;
+/// drop(r);
+/// w.send(&[0; 24])?;
+/// w.send(&[0; 24])?;
+/// assert_eq!(w.send(b"no room, no reader"), Err(SendError::Disconnected));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The message is longer than the ring's maximum message length.
     #[error("message of {len} bytes exceeds the maximum of {max} bytes")]
@@ -297,7 +352,17 @@ pub enum SendError {
 }
 
 /// Why a non-blocking receive returned no message.
+///
+/// ```
+/// use mmring_core::TryRecvError;
+/// let (w, mut r) = mmring_core::anonymous(4096)?;
+/// assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty);
+/// drop(w);
+/// assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Disconnected);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TryRecvError {
     /// No message now; a writer is attached (or none has ever been).
     #[error("ring is empty")]
@@ -305,7 +370,8 @@ pub enum TryRecvError {
     /// The ring is empty and its writer has gone (exited or died) after attaching.
     #[error("the writer has disconnected and every message it committed has been received")]
     Disconnected,
-    /// The next message does not have the size of the requested type; it stays in the ring.
+    /// The next message does not have the size of the requested type; it stays in the ring
+    /// (see [`Reader::try_skip`](crate::Reader::try_skip)).
     #[error("message of {actual} bytes where a {expected}-byte value was expected")]
     WrongSize {
         /// `size_of::<T>()`.
@@ -313,13 +379,23 @@ pub enum TryRecvError {
         /// The message length.
         actual: usize,
     },
-    /// The mapping holds something a correct writer never writes.
+    /// The mapping holds something a correct writer never writes; the reader is poisoned.
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
 }
 
 /// Why a blocking receive returned no message.
+///
+/// ```
+/// use mmring_core::RecvError;
+/// let (w, mut r) = mmring_core::anonymous(4096)?;
+/// assert_eq!(r.recv_timeout(std::time::Duration::ZERO).unwrap_err(), RecvError::Timeout);
+/// drop(w);
+/// assert_eq!(r.recv().unwrap_err(), RecvError::Disconnected);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecvError {
     /// No message arrived before the deadline.
     #[error("timed out waiting for a message")]
@@ -327,7 +403,8 @@ pub enum RecvError {
     /// The ring is empty and its writer has gone (exited or died) after attaching.
     #[error("the writer has disconnected and every message it committed has been received")]
     Disconnected,
-    /// The next message does not have the size of the requested type; it stays in the ring.
+    /// The next message does not have the size of the requested type; it stays in the ring
+    /// (see [`Reader::try_skip`](crate::Reader::try_skip)).
     #[error("message of {actual} bytes where a {expected}-byte value was expected")]
     WrongSize {
         /// `size_of::<T>()`.
@@ -335,13 +412,22 @@ pub enum RecvError {
         /// The message length.
         actual: usize,
     },
-    /// The mapping holds something a correct writer never writes.
+    /// The mapping holds something a correct writer never writes; the reader is poisoned.
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
 }
 
 /// Why [`Message::as_pod`](crate::Message::as_pod) could not view a message as a `T`.
+///
+/// ```
+/// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+/// w.try_send(&[1, 2, 3])?;
+/// let m = r.try_recv()?;
+/// assert!(matches!(m.as_pod::<u32>(), Err(mmring_core::PodError::WrongSize { expected: 4, actual: 3 })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PodError {
     /// The message length differs from `size_of::<T>()`.
     #[error("message of {actual} bytes where a {expected}-byte value was expected")]

@@ -113,13 +113,13 @@ pub unsafe fn fork_writer_parent(
     match unsafe { fork_raw()? } {
         Some(child) => {
             let mut r = reader;
-            r.detached = true;
+            r.h.detached = true;
             drop(r);
             Ok(Forked::Parent { end: writer, child })
         }
         None => {
             let mut w = writer;
-            w.detached = true;
+            w.h.detached = true;
             drop(w);
             Ok(Forked::Child { end: reader })
         }
@@ -141,13 +141,13 @@ pub unsafe fn fork_reader_parent(
     match unsafe { fork_raw()? } {
         Some(child) => {
             let mut w = writer;
-            w.detached = true;
+            w.h.detached = true;
             drop(w);
             Ok(Forked::Parent { end: reader, child })
         }
         None => {
             let mut r = reader;
-            r.detached = true;
+            r.h.detached = true;
             drop(r);
             Ok(Forked::Child { end: writer })
         }

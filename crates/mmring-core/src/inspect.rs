@@ -1,19 +1,27 @@
 //! A read-only look at a ring in use: never claims a side, never writes a byte.
 
-use crate::error::{OpenError, Side};
+use crate::error::OpenError;
 use crate::layout::{
-    record_size, split_record_word, Header, HEADER_SIZE, MAX_CAPACITY, MAX_HEADER_LEN,
-    READER_LOCK_BYTE, SIDE_ATTACHED, SIDE_CLOSED, SIDE_NEVER, TAG_MESSAGE, TAG_PADDING,
-    WRITER_LOCK_BYTE,
+    reader_lock_byte, record_size, HEADER_SIZE, KIND_TETHERED, KIND_UNTETHERED, SIDE_ATTACHED,
+    SIDE_CLOSED, SIDE_NEVER, WRITER_LOCK_BYTE,
 };
-use crate::region::guard::Guard;
-use crate::region::{check_file, check_header, lock, HeaderState};
-use crate::sync::Ordering;
-use std::fs::OpenOptions;
+use crate::os::{check_file, classify_open_error, lock, ReadOnlyRing};
+use crate::ring::validate::{record_at, Record};
+use crate::sync::{AtomicU32, Ordering};
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What the header says about one side.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("mmring-doc-sidestate-{}", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let w = mmring_core::Writer::create(&path, 4096)?;
+/// assert_eq!(mmring_core::inspect(&path)?.writer.state, mmring_core::SideState::Attached);
+/// # drop(w); std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SideState {
     /// Never attached.
@@ -26,7 +34,18 @@ pub enum SideState {
     Invalid(u32),
 }
 
-/// One side of a ring, as [`inspect`] saw it.
+/// One side of a ring (the writer, or one reader slot's owner), as [`inspect`] saw it.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("mmring-doc-sideinfo-{}", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let w = mmring_core::Writer::create(&path, 4096)?;
+/// let info = mmring_core::inspect(&path)?;
+/// assert_eq!(info.writer.pid, std::process::id());
+/// assert!(info.writer.alive && !info.writer.waiting);
+/// # drop(w); std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SideInfo {
     /// The state word.
@@ -41,7 +60,65 @@ pub struct SideInfo {
     pub waiting: bool,
 }
 
+/// Whether a reader holds the writer back.
+///
+/// ```
+/// assert_ne!(mmring_core::ReaderKind::Tethered, mmring_core::ReaderKind::Untethered);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderKind {
+    /// Lossless: the writer never overwrites what it has not released (also a slot never
+    /// attached, which holds like one).
+    Tethered,
+    /// Lossy: never holds the writer back.
+    Untethered,
+    /// A value no correct process writes.
+    Invalid(u32),
+}
+
+/// One reader slot, as [`inspect`] saw it.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("mmring-doc-readerinfo-{}", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut w = mmring_core::Writer::create(&path, 4096)?;
+/// w.try_send(b"abc")?;
+/// let r = mmring_core::inspect(&path)?.readers[0];
+/// assert_eq!((r.slot, r.lag, r.messages_pending), (0, 16, Some(1)));
+/// # drop(w); std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderInfo {
+    /// The slot's index in the reader table.
+    pub slot: u32,
+    /// The slot's owner.
+    pub side: SideInfo,
+    /// Tethered or not.
+    pub kind: ReaderKind,
+    /// The slot's released position.
+    pub read_pos: u64,
+    /// Bytes between `read_pos` and the end of the committed records, framing included.
+    pub lag: u64,
+    /// Messages between `read_pos` and the end, counted by walking the records (`None` if they
+    /// could not be walked consistently: they changed under us, were overwritten, or are
+    /// corrupt).
+    pub messages_pending: Option<u64>,
+    /// Payload bytes of those messages.
+    pub payload_bytes_pending: Option<u64>,
+}
+
 /// A snapshot of a ring's header and contents. Values may change the moment they are read.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("mmring-doc-ringinfo-{}", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let w = mmring_core::Writer::create(&path, 4096)?;
+/// let info = mmring_core::inspect(&path)?;
+/// assert_eq!((info.version, info.capacity, info.readers.len()), (2, 4096, 1));
+/// # drop(w); std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingInfo {
     /// The path inspected.
@@ -49,42 +126,62 @@ pub struct RingInfo {
     /// Layout version.
     pub version: u32,
     /// Offset of the data region.
-    pub header_len: u32,
+    pub data_offset: u32,
     /// Data capacity in bytes.
-    pub capacity: u64,
+    pub capacity: usize,
     /// Longest message the ring accepts.
-    pub max_message_len: u64,
+    pub max_message_len: usize,
     /// The creator's pid.
     pub creator_pid: u32,
-    /// Producer cursor.
+    /// The writer's published cursor (the end of the committed records, except after a writer
+    /// died between a commit and its cursor update: see `end_pos`).
     pub write_pos: u64,
-    /// Consumer cursor.
-    pub read_pos: u64,
-    /// `write_pos - read_pos`: bytes committed and not released, framing included.
-    pub bytes_in_flight: u64,
-    /// Messages committed and not released, counted by walking the records (`None` if the
-    /// records could not be walked consistently, e.g. they changed under us or are corrupt).
-    pub messages_in_flight: Option<u64>,
-    /// Payload bytes of those messages.
-    pub payload_bytes_in_flight: Option<u64>,
+    /// Where the committed records end, found by following them from `write_pos` (`None` if
+    /// they could not be followed: corrupt).
+    pub end_pos: Option<u64>,
+    /// The oldest record the writer has not declared free for overwriting.
+    pub tail_pos: u64,
     /// The writer side.
     pub writer: SideInfo,
-    /// The reader side.
-    pub reader: SideInfo,
+    /// Every reader slot, in table order.
+    pub readers: Vec<ReaderInfo>,
 }
 
-/// Reads the header and walks the committed records of the ring at `path`, read-only.
+impl RingInfo {
+    /// Messages not yet released by the slowest reader (`None` if any reader's count is
+    /// unknown).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-maxpending-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = mmring_core::Writer::create(&path, 4096)?;
+    /// w.try_send(b"a")?;
+    /// w.try_send(b"b")?;
+    /// assert_eq!(mmring_core::inspect(&path)?.messages_pending(), Some(2));
+    /// # drop(w); std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn messages_pending(&self) -> Option<u64> {
+        self.readers
+            .iter()
+            .map(|r| r.messages_pending)
+            .try_fold(0, |m, r| r.map(|r| m.max(r)))
+    }
+}
+
+/// Reads the header and the reader table, and walks the committed records of the ring at
+/// `path`, read-only.
 ///
 /// ```
 /// # let path = std::env::temp_dir().join(format!("mmring-doc-inspect-{}", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
 /// let mut w = mmring_core::Writer::create(&path, 4096)?;
-/// w.try_send(b"abc").unwrap();
+/// w.try_send(b"abc")?;
 /// let info = mmring_core::inspect(&path)?;
-/// assert_eq!(info.messages_in_flight, Some(1));
-/// assert!(info.writer.alive && !info.reader.alive);
-/// # std::fs::remove_file(&path).unwrap();
-/// # Ok::<(), mmring_core::OpenError>(())
+/// assert_eq!(info.readers[0].messages_pending, Some(1));
+/// assert!(info.writer.alive && !info.readers[0].side.alive);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
@@ -96,7 +193,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| crate::region::classify_open_error(path, e))?;
+        .map_err(|e| classify_open_error(path, e))?;
     let len = check_file(&file, path, true)?;
     if len == 0 {
         return Err(OpenError::Empty {
@@ -109,168 +206,140 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
             len,
         });
     }
-    if len > u64::from(MAX_HEADER_LEN) + MAX_CAPACITY {
-        // Too long for any valid ring: read just the header to say what is wrong with it.
-        return Err(header_only(&file, path, len));
-    }
-    // A raw mapping: we only read it, through atomics (for the header) and volatile loads (for
-    // records) at offsets validated against `len`, never through Rust references to its bytes.
-    let map = memmap2::MmapOptions::new()
-        .len(len as usize)
-        .map_raw_read_only(&file)
-        .map_err(|source| OpenError::Io {
-            path: path.to_path_buf(),
-            op: "mmap",
-            source,
-        })?;
-    // A truncation while we look turns the rest of the look into zeros instead of SIGBUS.
-    // Declared after `map`, so dropped (unregistered) before it is unmapped.
-    let _guard = Guard::register(map.as_ptr(), map.len());
-    // SAFETY: page-aligned, at least HEADER_SIZE bytes, any bits are a valid `Header`. Only
-    // loads are performed (atomic loads of naturally aligned words are fine on read-only
-    // memory).
-    let h = unsafe { &*map.as_ptr().cast::<Header>() };
-    let geo = match check_header(h, len, path)? {
-        HeaderState::Valid(g) => g,
-        HeaderState::NotReady => {
-            return Err(OpenError::NotInitialised {
-                path: path.to_path_buf(),
-                waited: Default::default(),
-            })
-        }
-    };
+    let ring = ReadOnlyRing::map(&file, len, path)?;
+    let geo = ring.geometry();
+    let h = ring.header();
+    // Acquire: pairs with the writer's Release store after each publication.
     let write_pos = h.write_pos.load(Ordering::Acquire);
-    let read_pos = h.read_pos.load(Ordering::Acquire);
-    let side = |s: Side| {
-        let (state, pid, epoch, waiting, byte) = match s {
-            Side::Writer => (
-                &h.writer_state,
-                &h.writer_pid,
-                &h.writer_epoch,
-                &h.writer_waiting,
-                WRITER_LOCK_BYTE,
-            ),
-            Side::Reader => (
-                &h.reader_state,
-                &h.reader_pid,
-                &h.reader_epoch,
-                &h.reader_waiting,
-                READER_LOCK_BYTE,
-            ),
-        };
-        let state = match state.load(Ordering::Relaxed) {
+    let tail_pos = h.tail_pos.load(Ordering::Relaxed);
+    let end_pos = walk(&ring, write_pos, geo.cap, &mut |_, _| {}).map(|w| w.end);
+    let waiting_mask = h.readers_waiting.load(Ordering::Relaxed);
+    let writer = side(
+        &file,
+        [&h.writer_state, &h.writer_pid, &h.writer_epoch],
+        WRITER_LOCK_BYTE,
+        h.writer_waiting.load(Ordering::Relaxed) != 0,
+    );
+    let mut readers: Vec<ReaderInfo> = (0..geo.readers)
+        .map(|i| {
+            let s = ring.slot(i);
+            ReaderInfo {
+                slot: i,
+                side: side(
+                    &file,
+                    [&s.state, &s.pid, &s.epoch],
+                    reader_lock_byte(i),
+                    waiting_mask & (1 << i) != 0,
+                ),
+                kind: match s.kind.load(Ordering::Relaxed) {
+                    0 | KIND_TETHERED => ReaderKind::Tethered,
+                    KIND_UNTETHERED => ReaderKind::Untethered,
+                    v => ReaderKind::Invalid(v),
+                },
+                // Acquire: pairs with the reader's Release store of its position.
+                read_pos: s.read_pos.load(Ordering::Acquire),
+                lag: 0,
+                messages_pending: None,
+                payload_bytes_pending: None,
+            }
+        })
+        .collect();
+    if let Some(end) = end_pos {
+        count_pending(&ring, &mut readers, end, tail_pos, geo.cap);
+    }
+    Ok(RingInfo {
+        path: path.to_path_buf(),
+        version: h.version.load(Ordering::Relaxed),
+        data_offset: h.data_offset.load(Ordering::Relaxed),
+        capacity: geo.cap as usize,
+        max_message_len: geo.max_msg as usize,
+        creator_pid: h.creator_pid.load(Ordering::Relaxed),
+        write_pos,
+        end_pos,
+        tail_pos,
+        writer,
+        readers,
+    })
+}
+
+fn side(file: &File, [state, pid, epoch]: [&AtomicU32; 3], byte: u64, waiting: bool) -> SideInfo {
+    SideInfo {
+        state: match state.load(Ordering::Relaxed) {
             SIDE_NEVER => SideState::Never,
             SIDE_ATTACHED => SideState::Attached,
             SIDE_CLOSED => SideState::Closed,
             v => SideState::Invalid(v),
-        };
-        SideInfo {
-            state,
-            pid: pid.load(Ordering::Relaxed),
-            epoch: epoch.load(Ordering::Relaxed),
-            alive: lock::held_by_other(&file, byte).unwrap_or(false),
-            waiting: waiting.load(Ordering::Relaxed) != 0,
-        }
-    };
-    let (messages, payload) = match walk(
-        &map,
-        geo.data_offset,
-        geo.cap,
-        geo.max_msg,
-        read_pos,
-        write_pos,
-    ) {
-        Some((m, p)) => (Some(m), Some(p)),
-        None => (None, None),
-    };
-    Ok(RingInfo {
-        path: path.to_path_buf(),
-        version: h.version.load(Ordering::Relaxed),
-        header_len: h.header_len.load(Ordering::Relaxed),
-        capacity: geo.cap,
-        max_message_len: geo.max_msg,
-        creator_pid: h.creator_pid.load(Ordering::Relaxed),
-        write_pos,
-        read_pos,
-        bytes_in_flight: write_pos.wrapping_sub(read_pos),
-        messages_in_flight: messages,
-        payload_bytes_in_flight: payload,
-        writer: side(Side::Writer),
-        reader: side(Side::Reader),
-    })
-}
-
-/// The error for a file too long to be a ring, from its header alone.
-fn header_only(file: &std::fs::File, path: &Path, len: u64) -> OpenError {
-    let map = match memmap2::MmapOptions::new()
-        .len(HEADER_SIZE)
-        .map_raw_read_only(file)
-    {
-        Ok(m) => m,
-        Err(source) => {
-            return OpenError::Io {
-                path: path.to_path_buf(),
-                op: "mmap",
-                source,
-            }
-        }
-    };
-    let _guard = Guard::register(map.as_ptr(), map.len());
-    // SAFETY: page-aligned, HEADER_SIZE bytes, any bits are a valid `Header`; loads only.
-    let h = unsafe { &*map.as_ptr().cast::<Header>() };
-    match check_header(h, len, path) {
-        Err(e) => e,
-        Ok(HeaderState::NotReady) => OpenError::NotInitialised {
-            path: path.to_path_buf(),
-            waited: Default::default(),
         },
-        // A valid header cannot agree with a length beyond the largest valid ring.
-        Ok(HeaderState::Valid(_)) => OpenError::LengthMismatch {
-            path: path.to_path_buf(),
-            expected: u64::from(h.header_len.load(Ordering::Relaxed))
-                + h.capacity.load(Ordering::Relaxed),
-            actual: len,
-        },
+        pid: pid.load(Ordering::Relaxed),
+        epoch: epoch.load(Ordering::Relaxed),
+        alive: lock::held_by_other(file, byte).unwrap_or(false),
+        waiting,
     }
 }
 
-/// Counts the message records between the cursors, validating each as a reader would.
-fn walk(
-    map: &memmap2::MmapRaw,
-    data_off: u64,
-    cap: u64,
-    max_msg: u64,
-    read: u64,
-    write: u64,
-) -> Option<(u64, u64)> {
-    if read > write || write - read > cap || read % 8 != 0 || write % 8 != 0 {
+/// What a walk over committed records found.
+struct Walk {
+    end: u64,
+    messages: u64,
+    payload: u64,
+}
+
+/// Follows committed records from `start` with the protocol's validator until the first
+/// uncommitted position, calling `at(pos, walk so far)` at every record boundary. `None` if a
+/// record is corrupt or the records run more than a capacity on.
+fn walk(ring: &ReadOnlyRing, start: u64, cap: u64, at: &mut dyn FnMut(u64, &Walk)) -> Option<Walk> {
+    let geo = ring.geometry();
+    if start % 8 != 0 {
         return None;
     }
-    let (mut pos, mut count, mut bytes) = (read, 0u64, 0u64);
-    while pos < write {
-        let off = pos & (cap - 1);
-        let at = data_off.checked_add(off)?;
-        if at.checked_add(8)? > map.len() as u64 {
+    let mut w = Walk {
+        end: start,
+        messages: 0,
+        payload: 0,
+    };
+    loop {
+        at(w.end, &w);
+        match record_at(ring.word(w.end), w.end, &geo).ok()? {
+            Record::Message { len } => {
+                w.end = w.end.checked_add(record_size(len))?;
+                w.messages += 1;
+                w.payload += len;
+            }
+            Record::Padding { size } => w.end = w.end.checked_add(size)?,
+            Record::Uncommitted => return Some(w),
+        }
+        if w.end - start > cap {
             return None;
         }
-        // SAFETY: `at + 8 <= len` (just checked) and `at` is a multiple of 8 (both terms are),
-        // in a page-aligned mapping; volatile because the ring's users may change it.
-        let word = unsafe { map.as_ptr().add(at as usize).cast::<u64>().read_volatile() };
-        let (len, tag) = split_record_word(u64::from_le(word));
-        let len = u64::from(len);
-        match tag {
-            TAG_MESSAGE
-                if len <= max_msg
-                    && off + record_size(len) <= cap
-                    && record_size(len) <= write - pos =>
-            {
-                pos += record_size(len);
-                count += 1;
-                bytes += len;
-            }
-            TAG_PADDING if len + 8 == cap - off && cap - off <= write - pos => pos += cap - off,
-            _ => return None,
+    }
+}
+
+/// Fills in each reader's lag and pending counts with one walk from the lowest position.
+fn count_pending(ring: &ReadOnlyRing, readers: &mut [ReaderInfo], end: u64, tail: u64, cap: u64) {
+    let Some(low) = readers
+        .iter()
+        .map(|r| r.read_pos)
+        .filter(|&p| p >= tail && p <= end)
+        .min()
+    else {
+        return;
+    };
+    let mut seen: Vec<(u64, u64, u64)> = Vec::new(); // (pos, messages, payload) before pos
+    let Some(total) = walk(ring, low, cap, &mut |pos, w| {
+        if readers.iter().any(|r| r.read_pos == pos) {
+            seen.push((pos, w.messages, w.payload));
+        }
+    }) else {
+        return;
+    };
+    if total.end != end {
+        return; // the records changed while we looked
+    }
+    for r in readers.iter_mut() {
+        r.lag = end.saturating_sub(r.read_pos);
+        if let Some(&(_, m, p)) = seen.iter().find(|s| s.0 == r.read_pos) {
+            r.messages_pending = Some(total.messages - m);
+            r.payload_bytes_pending = Some(total.payload - p);
         }
     }
-    (pos == write).then_some((count, bytes))
 }

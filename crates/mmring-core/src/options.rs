@@ -3,7 +3,7 @@
 #[cfg(not(loom))]
 use crate::error::OpenError;
 #[cfg(not(loom))]
-use crate::region::{self, CreateMode, OpenParams};
+use crate::os::{self, CreateMode, OpenParams};
 use crate::wait::WaitStrategy;
 use crate::{Reader, Writer};
 #[cfg(not(loom))]
@@ -52,6 +52,7 @@ impl RingOptions {
                 group: None,
                 allow_foreign_owner: false,
                 init_timeout: Duration::from_secs(1),
+                readers: 1,
             },
             wait: WaitStrategy::Park,
         }
@@ -59,29 +60,65 @@ impl RingOptions {
 
     /// Create a new ring with `capacity` data bytes (a power of two from 64 bytes to 4 GiB);
     /// fail with [`OpenError::AlreadyExists`] if anything is at the path.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-optcreate-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = mmring_core::RingOptions::new().create(1 << 16).open_writer(&path)?;
+    /// assert_eq!(w.capacity(), 1 << 16);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(not(loom))]
-    pub fn create(mut self, capacity: u64) -> Self {
-        self.params.create = CreateMode::Always(capacity);
+    pub fn create(mut self, capacity: usize) -> Self {
+        self.params.create = CreateMode::Always(capacity as u64);
         self
     }
 
     /// Create a ring with `capacity` data bytes if nothing is at the path; otherwise open it
     /// (its capacity is then whatever its creator chose).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-optcim-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let opts = mmring_core::RingOptions::new().create_if_missing(4096);
+    /// let w = opts.open_writer(&path)?; // creates
+    /// let r = opts.open_reader(&path)?; // opens
+    /// # drop((w, r)); std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(not(loom))]
-    pub fn create_if_missing(mut self, capacity: u64) -> Self {
-        self.params.create = CreateMode::IfMissing(capacity);
+    pub fn create_if_missing(mut self, capacity: usize) -> Self {
+        self.params.create = CreateMode::IfMissing(capacity as u64);
         self
     }
 
     /// Permission bits of a created file (default `0o600`: only our user). Applied exactly,
-    /// whatever the umask.
+    /// whatever the umask. Only the permission bits (`0o777`) are allowed: creating a ring with
+    /// set-uid, set-gid or sticky bits fails with [`OpenError::InvalidMode`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-optmode-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use mmring_core::{OpenError, RingOptions};
+    /// let e = RingOptions::new().create(4096).mode(0o4755).open_writer(&path).unwrap_err();
+    /// assert!(matches!(e, OpenError::InvalidMode { mode: 0o4755 }));
+    /// RingOptions::new().create(4096).mode(0o640).open_writer(&path)?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(not(loom))]
     pub fn mode(mut self, mode: u32) -> Self {
-        self.params.mode = mode & 0o7777;
+        self.params.mode = mode;
         self
     }
 
     /// Group of a created file, for cross-user setups (with a mode such as `0o660`).
+    ///
+    /// ```
+    /// let opts = mmring_core::RingOptions::new().mode(0o660).group(1000);
+    /// # let _ = opts;
+    /// ```
     #[cfg(not(loom))]
     pub fn group(mut self, gid: u32) -> Self {
         self.params.group = Some(gid);
@@ -89,20 +126,54 @@ impl RingOptions {
     }
 
     /// Accept a ring file owned by another user (refused by default: see `docs/SECURITY.md`).
+    ///
+    /// ```
+    /// let opts = mmring_core::RingOptions::new().allow_foreign_owner(true);
+    /// # let _ = opts;
+    /// ```
     #[cfg(not(loom))]
     pub fn allow_foreign_owner(mut self, allow: bool) -> Self {
         self.params.allow_foreign_owner = allow;
         self
     }
 
-    /// How long `open` waits for a creator that has not finished the header yet.
+    /// How long `open` waits for a creator that has not finished the header yet (default one
+    /// second), retrying every millisecond.
+    ///
+    /// ```
+    /// let opts = mmring_core::RingOptions::new().init_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = opts;
+    /// ```
     #[cfg(not(loom))]
     pub fn init_timeout(mut self, timeout: Duration) -> Self {
         self.params.init_timeout = timeout;
         self
     }
 
+    /// How many reader slots a created ring has (default 1; at most
+    /// [`MAX_READERS`](crate::layout::MAX_READERS)). Ignored when an existing ring is opened.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-optreaders-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let opts = mmring_core::RingOptions::new().create(4096).readers(2);
+    /// opts.create_unattached(&path)?;
+    /// assert_eq!(mmring_core::inspect(&path)?.readers.len(), 2);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn readers(mut self, readers: u32) -> Self {
+        self.params.readers = readers;
+        self
+    }
+
     /// How blocking calls wait (default [`WaitStrategy::Park`]).
+    ///
+    /// ```
+    /// let opts = mmring_core::RingOptions::new().wait_strategy(mmring_core::WaitStrategy::Spin);
+    /// # let _ = opts;
+    /// ```
     pub fn wait_strategy(mut self, strategy: WaitStrategy) -> Self {
         self.wait = strategy;
         self
@@ -115,7 +186,7 @@ impl RingOptions {
     /// live writer is attached already.
     #[cfg(not(loom))]
     pub fn open_writer(&self, path: impl AsRef<Path>) -> Result<Writer, OpenError> {
-        Writer::attach(region::open_path(path.as_ref(), &self.params)?, self.wait)
+        Writer::attach(os::open_path(path.as_ref(), &self.params)?, self.wait)
     }
 
     /// Attaches as the reader of the ring at `path`.
@@ -124,7 +195,7 @@ impl RingOptions {
     /// As [`RingOptions::open_writer`].
     #[cfg(not(loom))]
     pub fn open_reader(&self, path: impl AsRef<Path>) -> Result<Reader, OpenError> {
-        Reader::attach(region::open_path(path.as_ref(), &self.params)?, self.wait)
+        Reader::attach(os::open_path(path.as_ref(), &self.params)?, self.wait)
     }
 
     /// Creates the ring file at `path` (with [`RingOptions::create`] or
@@ -148,7 +219,7 @@ impl RingOptions {
     /// As [`RingOptions::open_writer`], except [`OpenError::SideTaken`].
     #[cfg(not(loom))]
     pub fn create_unattached(&self, path: impl AsRef<Path>) -> Result<(), OpenError> {
-        region::open_path(path.as_ref(), &self.params).map(drop)
+        os::open_path(path.as_ref(), &self.params).map(drop)
     }
 
     /// A new anonymous ring (a sealed memfd) with both ends, to be split across `fork` (see
@@ -157,19 +228,60 @@ impl RingOptions {
     /// # Errors
     /// [`OpenError::InvalidCapacity`], [`OpenError::NoSpace`], or an [`OpenError::Io`].
     #[cfg(not(loom))]
-    pub fn anonymous(&self, capacity: u64) -> Result<(Writer, Reader), OpenError> {
-        let (w, r) = region::anonymous_pair(capacity)?;
+    pub fn anonymous(&self, capacity: usize) -> Result<(Writer, Reader), OpenError> {
+        let (w, r) = os::anonymous_pair(capacity as u64)?;
         Ok((Writer::attach(w, self.wait)?, Reader::attach(r, self.wait)?))
     }
 
-    /// A heap ring for the loom model.
+    /// A heap ring for the loom model: its writer and its reader.
     #[cfg(loom)]
     #[doc(hidden)]
     pub fn loom_pair(&self, capacity: u64) -> (Writer, Reader) {
-        let (w, r) = crate::region::heap_pair(capacity);
+        let mut regions = crate::os::heap_pair(capacity, 1, 2).into_iter();
         (
-            Writer::attach(w, self.wait).unwrap(),
-            Reader::attach(r, self.wait).unwrap(),
+            Writer::attach(regions.next().unwrap(), self.wait).unwrap(),
+            Reader::attach(regions.next().unwrap(), self.wait).unwrap(),
         )
+    }
+
+    /// A heap ring for the loom model with `readers` slots, and a factory of handles on it
+    /// (each attaches like another process would).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_ring(&self, capacity: u64, readers: u32) -> LoomRing {
+        LoomRing {
+            region: crate::os::heap_pair(capacity, readers, 1).pop().unwrap(),
+            wait: self.wait,
+        }
+    }
+}
+
+/// A heap ring for the loom suite: each call attaches a new handle, like another process.
+#[cfg(loom)]
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LoomRing {
+    region: crate::os::Region,
+    wait: WaitStrategy,
+}
+
+#[cfg(loom)]
+impl LoomRing {
+    /// Attaches a writer.
+    pub fn writer(&self) -> Result<Writer, crate::OpenError> {
+        Writer::attach(self.region.reopen(), self.wait)
+    }
+
+    /// Attaches a reader to the first free slot.
+    pub fn reader(&self) -> Result<Reader, crate::OpenError> {
+        Reader::attach(self.region.reopen(), self.wait)
+    }
+
+    /// Runs the `Os` contract test (`os::contract`) on two fresh handles of this ring, whose
+    /// writer and first reader slot must be free.
+    pub fn check_os_contract(&self) {
+        let (a, b) = (self.region.reopen(), self.region.reopen());
+        let s = a.shared();
+        crate::os::contract::check_contract(&a, &b, &s.hdr().data_seq, false);
     }
 }

@@ -1,22 +1,38 @@
 //! The consumer handle.
 
 use crate::data::View;
-use crate::error::{Corrupt, OpenError, PodError, RecvError, Side, TryRecvError};
-use crate::region::{wait_words, PeerWatch, Region};
-use crate::ring::notify::WaitWords;
-use crate::ring::{Consumer, Peeked, Shared};
-use crate::wait::{self, Blocked, Blocking, Deadline, WaitStrategy};
+use crate::error::{Corrupt, OpenError, PodError, RecvError, TryRecvError};
+use crate::handle::Handle;
+use crate::os::Region;
+use crate::ring::claim::{self, Role};
+use crate::ring::notify::wake_writer;
+use crate::ring::{Consumer, Peeked};
+use crate::sync::Ordering;
+use crate::wait::{self, Blocked, Deadline, WaitStrategy};
 use std::ops::Deref;
 #[cfg(not(loom))]
 use std::path::Path;
-use std::time::Duration;
 #[cfg(not(loom))]
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// The receiving end of a ring. Exactly one live `Reader` exists per ring, across processes.
+/// The receiving end of a ring. One live `Reader` per reader slot, across processes (a ring
+/// has one slot unless created with more).
 ///
-/// Messages are borrowed in place (zero-copy) and their space goes back to the writer when the
-/// borrow ends.
+/// Messages are read in place (zero-copy) or copied out. Their space goes back to the writer
+/// lazily: when the reader finds the ring empty, when a [`Batch`] or [`Reader::drain`] ends,
+/// once an eighth of the ring is consumed, when the writer has announced that it waits for
+/// room, on [`Reader::release`], and when the reader is dropped.
+///
+/// # Zero-copy reads and the peer
+/// A [`Message`] (and [`Batch::next`], [`Reader::drain`]) hands out a `&[u8]` into the shared
+/// mapping. That is sound as long as the writer follows the protocol, which never writes bytes
+/// it has committed until the reader has released them. A peer that does (a buggy or hostile
+/// process with write access to the ring) turns such a read into a data race, which the Rust
+/// memory model calls undefined behaviour. Against a peer you do not trust, use the copying
+/// methods ([`Reader::recv_vec`], [`Reader::try_recv_vec`], [`Message::to_vec`],
+/// [`Message::copy_to_slice`], the `_pod` methods): they read the mapping with atomic loads and
+/// are sound whatever the peer does (it can only make you read wrong bytes). Framing is never
+/// trusted either way: every record header is validated before use.
 ///
 /// ```
 /// # let path = std::env::temp_dir().join(format!("mmring-doc-reader-{}", std::process::id()));
@@ -24,33 +40,33 @@ use std::time::Instant;
 /// use mmring_core::{Reader, TryRecvError, Writer};
 /// let mut r = Reader::create(&path, 4096)?;
 /// let mut w = Writer::open(&path)?;
-/// w.try_send(b"ping").unwrap();
+/// w.try_send(b"ping")?;
 /// {
-///     let msg = r.try_recv().unwrap(); // borrowed from the mapping
+///     let msg = r.try_recv()?; // borrowed from the mapping
 ///     assert_eq!(&*msg, b"ping");
-/// } // released here
+/// } // consumed here
 /// assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Empty);
 /// drop(w);
 /// assert_eq!(r.try_recv().unwrap_err(), TryRecvError::Disconnected);
-/// # std::fs::remove_file(&path).unwrap();
-/// # Ok::<(), mmring_core::OpenError>(())
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct Reader {
-    shared: Shared,
+    pub(crate) h: Handle,
     cons: Consumer,
-    strategy: WaitStrategy,
-    poisoned: Option<Corrupt>,
-    /// Empty polls so far; the clock is read on every 64th only (see `writer_gone`).
-    #[cfg(not(loom))]
-    empty_polls: u32,
-    /// Set in a forked child that hands this end to its parent: drop without detaching.
-    pub(crate) detached: bool,
-    watch: PeerWatch,
-    region: Region,
 }
 
 /// Whether a writer is there, as a reader sees it.
+///
+/// ```
+/// use mmring_core::WriterStatus;
+/// let (w, r) = mmring_core::anonymous(4096)?;
+/// assert!(matches!(r.writer_status(), WriterStatus::Alive(_)));
+/// drop(w);
+/// assert_eq!(r.writer_status(), WriterStatus::Gone);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriterStatus {
     /// No writer has attached to this ring yet.
@@ -61,17 +77,59 @@ pub enum WriterStatus {
     Gone,
 }
 
+/// The next message or nothing; on nothing, gives consumed space back (the reader is idle, so
+/// the writer should have it) and reports a truncated file.
+#[inline(always)]
+fn poll(cons: &mut Consumer, h: &Handle) -> Result<Option<Peeked>, Corrupt> {
+    let p = cons.peek(&h.shared)?;
+    if p.is_none() {
+        h.shared.check_truncated()?;
+        if cons.release(&h.shared) {
+            wake_writer(&h.shared, &h.region);
+        }
+    }
+    Ok(p)
+}
+
+/// Consumes up to `next`; gives the space back now if the writer should have it.
+#[inline(always)]
+fn consume(cons: &mut Consumer, h: &Handle, next: u64) {
+    cons.consume(next);
+    if cons.should_release(&h.shared) && cons.release(&h.shared) {
+        wake_writer(&h.shared, &h.region);
+    }
+}
+
 impl Reader {
     /// Creates a ring file at `path` with `capacity` data bytes and attaches as its reader.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-rcreate-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let r = mmring_core::Reader::create(&path, 4096)?;
+    /// assert_eq!(r.capacity(), 4096);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Writer::create`](crate::Writer::create).
     #[cfg(not(loom))]
-    pub fn create(path: impl AsRef<Path>, capacity: u64) -> Result<Reader, OpenError> {
+    pub fn create(path: impl AsRef<Path>, capacity: usize) -> Result<Reader, OpenError> {
         crate::RingOptions::new().create(capacity).open_reader(path)
     }
 
-    /// Attaches as the reader of the existing ring at `path`.
+    /// Attaches as the reader of the existing ring at `path` (its first free reader slot).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-ropen-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = mmring_core::Writer::create(&path, 4096)?;
+    /// let r = mmring_core::Reader::open(&path)?;
+    /// assert!(w.is_reader_alive());
+    /// # drop(r); std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Writer::open`](crate::Writer::open).
@@ -82,111 +140,143 @@ impl Reader {
 
     /// Opens the ring at `path`, creating it with `capacity` data bytes if nothing is there.
     ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-roc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let r = mmring_core::Reader::open_or_create(&path, 4096)?;
+    /// # drop(r); std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Reader::create`] and [`Reader::open`].
     #[cfg(not(loom))]
-    pub fn open_or_create(path: impl AsRef<Path>, capacity: u64) -> Result<Reader, OpenError> {
+    pub fn open_or_create(path: impl AsRef<Path>, capacity: usize) -> Result<Reader, OpenError> {
         crate::RingOptions::new()
             .create_if_missing(capacity)
             .open_reader(path)
     }
 
     pub(crate) fn attach(region: Region, strategy: WaitStrategy) -> Result<Reader, OpenError> {
-        region.claim(Side::Reader)?;
-        let shared = region.shared();
-        let cons = match Consumer::attach(&shared) {
-            Ok(c) => c,
-            Err(source) => {
-                region.detach(Side::Reader);
-                return Err(OpenError::Corrupt {
-                    path: region.path().to_path_buf(),
-                    source,
-                });
-            }
+        let h = Handle::attach_reader(region, strategy)?;
+        let Role::Reader(slot) = h.role else {
+            unreachable!("a reader handle has a reader role")
         };
-        Ok(Reader {
-            watch: PeerWatch::new(&region, Side::Writer),
-            shared,
-            cons,
-            strategy,
-            poisoned: None,
-            #[cfg(not(loom))]
-            empty_polls: 0,
-            detached: false,
-            region,
-        })
+        match Consumer::attach(&h.shared, slot) {
+            Ok(cons) => Ok(Reader { h, cons }),
+            Err(c) => Err(h.abandon(c)),
+        }
     }
 
     /// Data capacity of the ring in bytes.
-    pub fn capacity(&self) -> u64 {
-        self.shared.geo.cap
+    ///
+    /// ```
+    /// let (_w, r) = mmring_core::anonymous(4096)?;
+    /// assert_eq!(r.capacity(), 4096);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.h.shared.geo.cap as usize
     }
 
     /// The longest message this ring accepts.
+    ///
+    /// ```
+    /// let (_w, r) = mmring_core::anonymous(4096)?;
+    /// assert_eq!(r.max_message_len(), 2040);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_message_len(&self) -> usize {
-        self.shared.geo.max_msg as usize
+        self.h.shared.geo.max_msg as usize
     }
 
     /// The path this ring was opened at (`<anonymous ring>` for anonymous rings).
+    ///
+    /// ```
+    /// let (_w, r) = mmring_core::anonymous(4096)?;
+    /// assert_eq!(r.path(), std::path::Path::new("<anonymous ring>"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(not(loom))]
     pub fn path(&self) -> &Path {
-        self.region.path()
+        self.h.region.path()
     }
 
     /// Changes how blocking calls wait.
+    ///
+    /// ```
+    /// let (_w, mut r) = mmring_core::anonymous(4096)?;
+    /// r.set_wait_strategy(mmring_core::WaitStrategy::SpinYield);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.strategy = strategy;
+        self.h.strategy = strategy;
     }
 
     /// Whether a writer is attached, has never been, or has gone (asks the kernel).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-wstatus-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use mmring_core::{Reader, WriterStatus};
+    /// let r = Reader::create(&path, 4096)?;
+    /// assert_eq!(r.writer_status(), WriterStatus::Never);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn writer_status(&self) -> WriterStatus {
-        if self.region.side_epoch(Side::Writer) == 0 {
+        if claim::epoch(&self.h.shared, Role::Writer) == 0 {
             WriterStatus::Never
-        } else if self.region.side_alive(Side::Writer, true) {
-            WriterStatus::Alive(self.region.side_pid(Side::Writer))
+        } else if self.h.peer_alive() {
+            WriterStatus::Alive(claim::pid(&self.h.shared, Role::Writer))
         } else {
             WriterStatus::Gone
         }
     }
 
-    /// Bytes committed and not yet received (as last seen by this reader).
-    pub fn pending(&self) -> u64 {
-        self.cons.pending()
+    /// Bytes committed and not yet received, read fresh from the writer's `write_pos` (framing
+    /// included; 0 if the writer's cursor is behind ours, which only a writer that died
+    /// between a commit and its cursor update leaves).
+    ///
+    /// ```
+    /// let (mut w, r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"abc")?;
+    /// assert_eq!(r.pending(), 16);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pending(&self) -> usize {
+        // Acquire: pairs with the Release store in `Producer::publish`.
+        let w = self.h.shared.hdr().write_pos.load(Ordering::Acquire);
+        w.saturating_sub(self.cons.position()) as usize
     }
 
-    /// Whether a writer this reader has seen has gone (see `PeerWatch`). The clock is read on
-    /// every 64th empty poll only (the first included), and the kernel is asked when
-    /// `PeerWatch` says a deep probe is due; the other polls read the header only.
-    fn writer_gone(&mut self) -> bool {
-        #[cfg(not(loom))]
-        {
-            self.empty_polls = self.empty_polls.wrapping_add(1);
-            if self.empty_polls % 64 == 1 {
-                return self.watch.gone_at(&self.region, Instant::now());
-            }
-            self.watch.gone(&self.region, false)
+    /// Gives every consumed message's space back to the writer now (and wakes it if it waits
+    /// for room). Receiving does this by itself when the ring is empty, after a batch and
+    /// every eighth of the ring; call this when you stop receiving for a while.
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"a")?;
+    /// r.try_recv_vec()?;
+    /// r.release();
+    /// assert_eq!(w.in_flight()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn release(&mut self) {
+        if self.cons.release(&self.h.shared) {
+            wake_writer(&self.h.shared, &self.h.region);
         }
-        #[cfg(loom)]
-        self.watch.gone(&self.region, true)
-    }
-
-    #[cold]
-    fn poison(&mut self, c: Corrupt) -> Corrupt {
-        self.poisoned = Some(c);
-        c
     }
 
     #[inline(always)]
     fn peek(&mut self) -> Result<Option<Peeked>, Corrupt> {
-        if let Some(c) = self.poisoned {
-            return Err(c);
-        }
-        self.cons.peek(&self.shared).map_err(|c| self.poison(c))
+        self.h.check()?;
+        poll(&mut self.cons, &self.h).map_err(|c| self.h.poison(c))
     }
 
     #[inline(always)]
     fn message(&mut self, p: Peeked) -> Message<'_> {
-        let view = self.shared.data.view(p.off, p.len);
+        let view = self.h.shared.data.view(p.off, p.len);
         Message {
             reader: self,
             view: Some(view),
@@ -194,12 +284,39 @@ impl Reader {
         }
     }
 
+    /// After an empty poll: `Empty` or, if the writer has gone, a last look then `Disconnected`.
+    fn empty_reason(&mut self) -> Result<TryRecvError, Corrupt> {
+        if !self.h.peer_gone_polled() {
+            return Ok(TryRecvError::Empty);
+        }
+        self.gone_reason()
+    }
+
+    /// The writer has gone: everything it published before going is visible, take a last look.
+    fn gone_reason(&mut self) -> Result<TryRecvError, Corrupt> {
+        if self.peek()?.is_some() {
+            return Ok(TryRecvError::Empty);
+        }
+        self.cons
+            .check_empty(&self.h.shared)
+            .map_err(|c| self.h.poison(c))?;
+        Ok(TryRecvError::Disconnected)
+    }
+
     /// Polls once for the next message, without blocking.
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"x")?;
+    /// assert_eq!(&*r.try_recv()?, b"x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`TryRecvError::Empty`] when nothing is committed; [`TryRecvError::Disconnected`] when
     /// nothing is committed and the writer has gone; [`TryRecvError::Corrupt`].
     #[inline]
+    #[must_use = "dropping the message consumes it"]
     pub fn try_recv(&mut self) -> Result<Message<'_>, TryRecvError> {
         match self.peek()? {
             Some(p) => Ok(self.message(p)),
@@ -207,19 +324,14 @@ impl Reader {
         }
     }
 
-    /// After an empty poll: `Empty` or, if the writer has gone, a last look then `Disconnected`.
-    fn empty_reason(&mut self) -> Result<TryRecvError, Corrupt> {
-        if !self.writer_gone() {
-            return Ok(TryRecvError::Empty);
-        }
-        // The writer's last publication happens before it is seen gone; look once more.
-        Ok(match self.peek()? {
-            Some(_) => TryRecvError::Empty,
-            None => TryRecvError::Disconnected,
-        })
-    }
-
-    /// Polls once and copies the next message out.
+    /// Polls once and copies the next message out (sound against any peer: see the type docs).
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"copy")?;
+    /// assert_eq!(r.try_recv_vec()?, b"copy");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Reader::try_recv`].
@@ -228,6 +340,13 @@ impl Reader {
     }
 
     /// Polls once for a message of exactly `size_of::<T>()` bytes and copies it out as a `T`.
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send_pod(&[1u8, 2])?;
+    /// assert_eq!(r.try_recv_pod::<[u8; 2]>()?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Reader::try_recv`], and [`TryRecvError::WrongSize`] (the message stays in the ring).
@@ -240,16 +359,40 @@ impl Reader {
             .map_err(|(expected, actual)| TryRecvError::WrongSize { expected, actual })
     }
 
+    /// Discards the next message without reading it (for one of the wrong size, say).
+    /// Returns its length.
+    ///
+    /// ```
+    /// use mmring_core::TryRecvError;
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(&[0; 3])?;
+    /// w.try_send_pod(&5u32)?;
+    /// assert!(matches!(r.try_recv_pod::<u32>(), Err(TryRecvError::WrongSize { actual: 3, .. })));
+    /// assert_eq!(r.try_skip()?, 3);
+    /// assert_eq!(r.try_recv_pod::<u32>()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Reader::try_recv`].
+    pub fn try_skip(&mut self) -> Result<usize, TryRecvError> {
+        self.try_recv().map(|m| m.len())
+    }
+
     fn recv_until(&mut self, deadline: Deadline) -> Result<Peeked, RecvError> {
         if let Some(p) = self.peek()? {
             return Ok(p);
         }
-        let strategy = self.strategy;
-        match wait::block(&mut ReaderPoll { r: self }, strategy, deadline) {
+        let strategy = self.h.strategy;
+        let cons = &mut self.cons;
+        match wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h)) {
             Ok(p) => Ok(p),
             Err(Blocked::Timeout) => Err(RecvError::Timeout),
-            Err(Blocked::Disconnected) => Err(RecvError::Disconnected),
-            Err(Blocked::Corrupt(c)) => Err(RecvError::Corrupt(self.poison(c))),
+            Err(Blocked::Disconnected) => match self.cons.check_empty(&self.h.shared) {
+                Ok(()) => Err(RecvError::Disconnected),
+                Err(c) => Err(RecvError::Corrupt(self.h.poison(c))),
+            },
+            Err(Blocked::Corrupt(c)) => Err(RecvError::Corrupt(self.h.poison(c))),
         }
     }
 
@@ -261,9 +404,17 @@ impl Reader {
     /// [`RecvError::Disconnected`] when it has gone (exited, dropped its `Writer`, or was
     /// killed). A new writer may attach later; the next `recv` then delivers its messages.
     ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.send(b"wait for me")?;
+    /// assert_eq!(&*r.recv()?, b"wait for me");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`RecvError::Disconnected`], [`RecvError::Corrupt`].
     #[inline]
+    #[must_use = "dropping the message consumes it"]
     pub fn recv(&mut self) -> Result<Message<'_>, RecvError> {
         let p = self.recv_until(None)?;
         Ok(self.message(p))
@@ -271,15 +422,30 @@ impl Reader {
 
     /// Like [`Reader::recv`], giving up with [`RecvError::Timeout`] after `timeout`.
     ///
+    /// ```
+    /// let (_w, mut r) = mmring_core::anonymous(4096)?;
+    /// let e = r.recv_timeout(std::time::Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(e, mmring_core::RecvError::Timeout);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Reader::recv`], and [`RecvError::Timeout`].
     #[cfg(not(loom))]
+    #[must_use = "dropping the message consumes it"]
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Message<'_>, RecvError> {
         let p = self.recv_until(Some(Instant::now() + timeout))?;
         Ok(self.message(p))
     }
 
-    /// Waits for the next message and copies it out.
+    /// Waits for the next message and copies it out (sound against any peer: see the type docs).
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.send(b"abc")?;
+    /// assert_eq!(r.recv_vec()?, b"abc");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Reader::recv`].
@@ -290,6 +456,13 @@ impl Reader {
     /// Waits for the next message, which must be exactly `size_of::<T>()` bytes, and copies it
     /// out as a `T` (any alignment).
     ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.send_pod(&-3i64)?;
+    /// assert_eq!(r.recv_pod::<i64>()?, -3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Reader::recv`], and [`RecvError::WrongSize`] (the message stays in the ring).
     pub fn recv_pod<T: bytemuck::Pod>(&mut self) -> Result<T, RecvError> {
@@ -299,11 +472,11 @@ impl Reader {
     }
 
     /// Starts a batch: messages are read in place one after another and all their space goes
-    /// back to the writer with one cursor publication when the batch drops.
+    /// back to the writer with one release when the batch drops.
     ///
     /// ```
     /// # let (mut w, mut r) = mmring_core::anonymous(4096)?;
-    /// # for i in 0u8..3 { w.try_send(&[i]).unwrap(); }
+    /// # for i in 0u8..3 { w.try_send(&[i])?; }
     /// let mut batch = r.batch();
     /// let mut seen = Vec::new();
     /// while let Some(msg) = batch.next()? {
@@ -313,6 +486,7 @@ impl Reader {
     /// assert_eq!(seen, [0, 1, 2]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use = "a batch reads nothing until `next` is called"]
     pub fn batch(&mut self) -> Batch<'_> {
         Batch {
             reader: self,
@@ -322,12 +496,26 @@ impl Reader {
     }
 
     /// Hands up to `max` committed messages to `f`, in order, then releases them all at once.
-    /// Returns how many were handled; never blocks.
+    /// Returns how many were handled; never blocks. `drain(0, f)` handles nothing and returns
+    /// `Ok(0)` (or the reader's corruption, if it is poisoned).
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// for i in 0u8..5 { w.try_send(&[i])?; }
+    /// let mut sum = 0;
+    /// assert_eq!(r.drain(3, |m| sum += m[0])?, 3);
+    /// assert_eq!(sum, 0 + 1 + 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// When no message was handled: [`TryRecvError::Empty`] or [`TryRecvError::Disconnected`]
     /// as in [`Reader::try_recv`]; [`TryRecvError::Corrupt`] in any case.
     pub fn drain(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> Result<usize, TryRecvError> {
+        self.h.check()?;
+        if max == 0 {
+            return Ok(0);
+        }
         let mut batch = self.batch();
         while batch.count < max {
             match batch.next()? {
@@ -338,25 +526,10 @@ impl Reader {
         let n = batch.count;
         drop(batch);
         if n == 0 {
-            return Err(self.empty_reason()?);
+            // `next` found nothing and, having handed out nothing, checked the writer.
+            return Err(TryRecvError::Empty);
         }
         Ok(n)
-    }
-
-    /// Gives consumed space back and wakes the writer if it sleeps for room.
-    #[inline]
-    fn release(&mut self) {
-        if self.cons.release(&self.shared) {
-            let words = self.writer_words();
-            if words.should_wake() {
-                words.bump();
-                self.region.wake(words.seq);
-            }
-        }
-    }
-
-    fn writer_words(&self) -> WaitWords<'_> {
-        wait_words(self.shared.hdr(), Side::Writer)
     }
 }
 
@@ -367,59 +540,38 @@ fn pod_of<T: bytemuck::Pod>(m: Message<'_>) -> Result<T, (usize, usize)> {
         m.keep();
         return Err((expected, actual));
     }
-    Ok(bytemuck::pod_read_unaligned(&m))
+    let mut value = T::zeroed();
+    m.copy_to_slice(bytemuck::bytes_of_mut(&mut value));
+    Ok(value)
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        if !self.detached {
-            self.release();
-            self.region.detach(Side::Reader);
+        if !self.h.detached {
+            self.cons.release(&self.h.shared);
+            self.h.detach();
         }
     }
 }
 
-/// What a blocked reader waits for: a record, or its writer's disappearance.
-struct ReaderPoll<'a> {
-    r: &'a mut Reader,
-}
-
-impl Blocking for ReaderPoll<'_> {
-    type Ready = Peeked;
-
-    fn poll(&mut self) -> Result<Option<Peeked>, Corrupt> {
-        self.r.cons.peek(&self.r.shared)
-    }
-
-    fn peer_gone(&mut self, deep: bool) -> bool {
-        self.r.watch.gone(&self.r.region, deep)
-    }
-
-    #[cfg(not(loom))]
-    fn watch_at(&mut self, now: Instant) -> bool {
-        self.r.watch.gone_at(&self.r.region, now)
-    }
-
-    #[cfg(not(loom))]
-    fn next_probe(&self) -> Instant {
-        self.r.watch.next_deep()
-    }
-
-    fn words(&self) -> WaitWords<'_> {
-        wait_words(self.r.shared.hdr(), Side::Reader)
-    }
-
-    fn sleep(&self, seq: u32, timeout: Option<Duration>) {
-        self.r.region.sleep(self.words().seq, seq, timeout)
-    }
-}
-
-/// A message borrowed from the ring. Its bytes stay the reader's until it drops; then their
-/// space goes back to the writer.
+/// A message borrowed from the ring. Its bytes stay the reader's until it drops; it is then
+/// consumed (its space goes back to the writer with the reader's next release).
 ///
 /// Payloads start 8-byte aligned, so [`Message::as_pod`] works in place for types with
-/// alignment up to 8.
+/// alignment up to 8. The `&[u8]` it dereferences to is zero-copy, with the precondition stated
+/// on [`Reader`]; [`Message::to_vec`] and [`Message::copy_to_slice`] copy soundly whatever the
+/// peer does.
+///
+/// ```
+/// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+/// w.try_send(b"in place")?;
+/// let m = r.try_recv()?;
+/// assert_eq!(m.len(), 8);
+/// assert!(m.starts_with(b"in"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
+#[must_use = "dropping the message consumes it"]
 pub struct Message<'a> {
     reader: &'a mut Reader,
     view: Option<View>,
@@ -428,6 +580,14 @@ pub struct Message<'a> {
 
 impl Message<'_> {
     /// Views the payload as a `T` in place (no copy).
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send_pod(&[3u32, 4])?;
+    /// let m = r.try_recv()?;
+    /// assert_eq!(m.as_pod::<[u32; 2]>()?, &[3, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`PodError::WrongSize`] unless the length is `size_of::<T>()`; [`PodError::Misaligned`]
@@ -447,10 +607,65 @@ impl Message<'_> {
         })
     }
 
+    /// Copies the payload out with atomic loads: sound whatever the peer does meanwhile.
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"abc")?;
+    /// assert_eq!(r.try_recv()?.to_vec(), b"abc");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0; self.len()];
+        self.copy_to_slice(&mut v);
+        v
+    }
+
+    /// Copies the payload into `dst` with atomic loads (sound whatever the peer does).
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"xyz")?;
+    /// let mut buf = [0u8; 3];
+    /// r.try_recv()?.copy_to_slice(&mut buf);
+    /// assert_eq!(&buf, b"xyz");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `dst.len()` differs from the message length.
+    pub fn copy_to_slice(&self, dst: &mut [u8]) {
+        if let Some(v) = &self.view {
+            v.copy_to(dst);
+        } else {
+            assert!(dst.is_empty(), "copy_to_slice: wrong destination length");
+        }
+    }
+
+    /// The payload length (without touching its bytes).
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(&[0; 10])?;
+    /// assert_eq!(r.try_recv()?.len(), 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.view.as_ref().map_or(0, View::len)
+    }
+
     /// Leaves the message in the ring: the next receive returns it again.
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"again")?;
+    /// r.try_recv()?.keep();
+    /// assert_eq!(r.try_recv_vec()?, b"again");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn keep(mut self) {
         self.view = None;
-        self.next = 0;
     }
 }
 
@@ -467,14 +682,25 @@ impl Drop for Message<'_> {
     fn drop(&mut self) {
         // The view ends before the release: under loom that closes the modelled read access.
         if self.view.take().is_some() {
-            self.reader.cons.consume(self.next);
-            self.reader.release();
+            let r = &mut *self.reader;
+            consume(&mut r.cons, &r.h, self.next);
         }
     }
 }
 
 /// Messages read in place one after another, released together. See [`Reader::batch`].
+///
+/// ```
+/// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+/// w.try_send(b"a")?;
+/// let mut b = r.batch();
+/// assert_eq!(b.next()?, Some(&b"a"[..]));
+/// assert_eq!(b.next()?, None);
+/// assert_eq!(b.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
+#[must_use = "a batch reads nothing until `next` is called"]
 pub struct Batch<'a> {
     reader: &'a mut Reader,
     current: Option<View>,
@@ -483,13 +709,24 @@ pub struct Batch<'a> {
 
 impl Batch<'_> {
     /// The next committed message, or `None` when the ring is empty now. The previous one is
-    /// consumed (it will be released with the batch).
+    /// consumed (it will be released with the batch). Like [`Reader::drain`], a batch that has
+    /// handed out nothing reports a writer that has gone as
+    /// [`TryRecvError::Disconnected`]; once it handed out a message, it ends with `None`.
+    ///
+    /// ```
+    /// use mmring_core::TryRecvError;
+    /// let (w, mut r) = mmring_core::anonymous(4096)?;
+    /// drop(w);
+    /// assert_eq!(r.batch().next(), Err(TryRecvError::Disconnected));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Corrupt`] when the ring holds something a correct writer never writes.
+    /// [`TryRecvError::Disconnected`] as above; [`TryRecvError::Corrupt`] when the ring holds
+    /// something a correct writer never writes.
     #[allow(clippy::should_implement_trait)]
     #[inline]
-    pub fn next(&mut self) -> Result<Option<&[u8]>, Corrupt> {
+    pub fn next(&mut self) -> Result<Option<&[u8]>, TryRecvError> {
         self.current = None;
         match self.reader.peek()? {
             Some(p) => {
@@ -497,19 +734,35 @@ impl Batch<'_> {
                 self.count += 1;
                 let view = self
                     .current
-                    .insert(self.reader.shared.data.view(p.off, p.len));
+                    .insert(self.reader.h.shared.data.view(p.off, p.len));
                 Ok(Some(view.as_slice()))
             }
+            None if self.count == 0 => match self.reader.empty_reason()? {
+                TryRecvError::Disconnected => Err(TryRecvError::Disconnected),
+                _ => Ok(None),
+            },
             None => Ok(None),
         }
     }
 
     /// How many messages the batch has handed out.
+    ///
+    /// ```
+    /// let (_w, mut r) = mmring_core::anonymous(4096)?;
+    /// assert_eq!(r.batch().len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether the batch has handed out nothing yet.
+    ///
+    /// ```
+    /// let (_w, mut r) = mmring_core::anonymous(4096)?;
+    /// assert!(r.batch().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -8,7 +8,7 @@
 //! look — never a heartbeat the peer has to keep up.
 
 use crate::error::Corrupt;
-use crate::ring::notify::WaitWords;
+use crate::handle::Handle;
 use crate::sync::spin_hint;
 #[cfg(not(loom))]
 use crate::sync::yield_now;
@@ -28,8 +28,10 @@ pub enum WaitStrategy {
     Spin,
     /// Poll for a few microseconds, then `sched_yield` between polls.
     SpinYield,
-    /// Poll for a few microseconds, then sleep on a futex in the shared mapping until the peer
-    /// makes progress. Uses no CPU while idle. The default.
+    /// Poll for [`SPIN_BEFORE_PARK`], then sleep on a futex in the shared mapping until the
+    /// peer makes progress. While asleep it wakes every [`PROBE_INTERVAL`] to check that the
+    /// peer is still alive (one `fcntl`), so an idle side costs that many wake-ups a second and
+    /// next to no CPU. The default.
     #[default]
     Park,
 }
@@ -63,55 +65,35 @@ impl From<Corrupt> for Blocked {
     }
 }
 
-/// One side's view of what it waits for.
-pub(crate) trait Blocking {
-    /// What becomes available (a reservation, a record).
-    type Ready;
-    /// Checks the condition once, without blocking.
-    fn poll(&mut self) -> Result<Option<Self::Ready>, Corrupt>;
-    /// Whether the peer has gone for good, from the header only (`deep == false`) or also
-    /// asking the kernel (`deep == true`, a system call).
-    fn peer_gone(&mut self, deep: bool) -> bool;
-    /// Whether the peer has gone, asking the kernel if the side's `PeerWatch` says a deep probe
-    /// is due at `now`.
-    #[cfg(not(loom))]
-    fn watch_at(&mut self, now: Instant) -> bool;
-    /// When the next deep probe is due.
-    #[cfg(not(loom))]
-    fn next_probe(&self) -> Instant;
-    /// The words this side sleeps on.
-    fn words(&self) -> WaitWords<'_>;
-    /// Sleeps on `words().seq` while it still holds `seq`, for at most `timeout`.
-    fn sleep(&self, seq: u32, timeout: Option<Duration>);
-}
-
 /// Sleeps once: announces, re-checks, sleeps. Returns what the re-check found.
 ///
 /// The re-check covers the peer's clean detach too: `detach` stores CLOSED and then bumps the
 /// sequence word, so either our sequence read predates the bump (and the kernel refuses to
 /// sleep, or the wake that follows the bump finds us) or it sees the bump, and then the CLOSED
 /// store is visible to `peer_gone(false)`.
-fn park_once<B: Blocking>(
-    b: &mut B,
+fn park_once<R>(
+    h: &mut Handle,
+    poll: &mut impl FnMut(&Handle) -> Result<Option<R>, Corrupt>,
     timeout: Option<Duration>,
-) -> Result<Option<B::Ready>, Corrupt> {
-    let seq = b.words().announce();
-    let again = b.poll();
-    if matches!(again, Ok(None)) && !b.peer_gone(false) {
-        b.sleep(seq, timeout);
+) -> Result<Option<R>, Corrupt> {
+    let seq = h.sleeper().announce();
+    let again = poll(h);
+    if matches!(again, Ok(None)) && !h.peer_gone(false) {
+        h.sleep(seq, timeout);
     }
-    b.words().done();
+    h.sleeper().done();
     again
 }
 
-/// Waits until `b.poll()` yields, the peer is gone, or `deadline` passes.
+/// Waits until `poll` yields, the peer is gone, or `deadline` passes.
 #[cfg(not(loom))]
-pub(crate) fn block<B: Blocking>(
-    b: &mut B,
+pub(crate) fn block<R>(
+    h: &mut Handle,
     strategy: WaitStrategy,
     deadline: Deadline,
-) -> Result<B::Ready, Blocked> {
-    if let Some(r) = b.poll()? {
+    mut poll: impl FnMut(&Handle) -> Result<Option<R>, Corrupt>,
+) -> Result<R, Blocked> {
+    if let Some(r) = poll(h)? {
         return Ok(r);
     }
     // The clock costs tens of nanoseconds (more under some hypervisors), so it is read only
@@ -123,7 +105,7 @@ pub(crate) fn block<B: Blocking>(
     let mut iter: u32 = 0;
     loop {
         iter = iter.wrapping_add(1);
-        if let Some(r) = b.poll()? {
+        if let Some(r) = poll(h)? {
             return Ok(r);
         }
         if iter % 64 != 0 {
@@ -132,9 +114,9 @@ pub(crate) fn block<B: Blocking>(
         }
         let now = Instant::now();
         let spin_until = *spin_until.get_or_insert(now + SPIN_BEFORE_PARK);
-        if b.watch_at(now) {
+        if h.peer_gone_at(now) {
             // Everything the peer published before going is visible now; take it first.
-            return b.poll()?.ok_or(Blocked::Disconnected);
+            return poll(h)?.ok_or(Blocked::Disconnected);
         }
         if deadline.is_some_and(|d| now >= d) {
             return Err(Blocked::Timeout);
@@ -144,11 +126,11 @@ pub(crate) fn block<B: Blocking>(
             _ if now < spin_until => spin_hint(),
             WaitStrategy::SpinYield => yield_now(),
             WaitStrategy::Park => {
-                let mut timeout = b.next_probe().saturating_duration_since(now);
+                let mut timeout = h.next_probe().saturating_duration_since(now);
                 if let Some(d) = deadline {
                     timeout = timeout.min(d.saturating_duration_since(now));
                 }
-                if let Some(r) = park_once(b, Some(timeout))? {
+                if let Some(r) = park_once(h, &mut poll, Some(timeout))? {
                     return Ok(r);
                 }
             }
@@ -158,19 +140,20 @@ pub(crate) fn block<B: Blocking>(
 
 /// The loom version: no clock, no spinning phase; every idle round checks the peer and parks.
 #[cfg(loom)]
-pub(crate) fn block<B: Blocking>(
-    b: &mut B,
+pub(crate) fn block<R>(
+    h: &mut Handle,
     _strategy: WaitStrategy,
     _deadline: Deadline,
-) -> Result<B::Ready, Blocked> {
+    mut poll: impl FnMut(&Handle) -> Result<Option<R>, Corrupt>,
+) -> Result<R, Blocked> {
     loop {
-        if let Some(r) = b.poll()? {
+        if let Some(r) = poll(h)? {
             return Ok(r);
         }
-        if b.peer_gone(true) {
-            return b.poll()?.ok_or(Blocked::Disconnected);
+        if h.peer_gone(true) {
+            return poll(h)?.ok_or(Blocked::Disconnected);
         }
-        if let Some(r) = park_once(b, None)? {
+        if let Some(r) = park_once(h, &mut poll, None)? {
             return Ok(r);
         }
         spin_hint();

@@ -40,7 +40,7 @@ fn options(case: &Case) -> RingOptions {
         _ => WaitStrategy::Spin,
     };
     RingOptions::new()
-        .create_if_missing(case.ring_bytes())
+        .create_if_missing(case.ring_bytes() as usize)
         .wait_strategy(strategy)
 }
 
@@ -67,7 +67,7 @@ impl Sender for Tx {
                     g.commit();
                     Ok(1)
                 }
-                Err(TrySendError::Full(())) => Ok(0),
+                Err(TrySendError::Full) => Ok(0),
                 Err(e) => Err(err(e)),
             };
         }
@@ -79,10 +79,10 @@ impl Sender for Tx {
                 Ok(mut g) => {
                     g.copy_from_slice(tmpl);
                     stamp(&mut g, next + n);
-                    g.commit();
+                    g.stage();
                     n += 1;
                 }
-                Err(TrySendError::Full(())) => break,
+                Err(TrySendError::Full) => break,
                 Err(e) => return Err(err(e)),
             }
         }

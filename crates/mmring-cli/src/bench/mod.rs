@@ -92,7 +92,7 @@ pub fn run(args: &BenchArgs) -> Outcome {
     for name in [PING, PONG, STREAM] {
         let p = dir.join(name);
         RingOptions::new()
-            .create(args.capacity)
+            .create(args.capacity as usize)
             .create_unattached(&p)
             .map_err(|e| Failure::open(&p, e))?;
     }
@@ -265,10 +265,10 @@ fn streaming(
             match batch.try_reserve(size) {
                 Ok(mut g) => {
                     stamp(&mut g, &template, seq);
-                    g.commit();
+                    g.stage();
                     seq += 1;
                 }
-                Err(TrySendError::Full(())) => {
+                Err(TrySendError::Full) => {
                     drop(batch);
                     let mut g = stream.reserve(size).map_err(fail)?;
                     stamp(&mut g, &template, seq);

@@ -1,19 +1,33 @@
-//! The reader's half of the protocol.
+//! A reader's half of the record protocol.
+//!
+//! The reader polls the header word at its own position (SYNC 1): one cache line per small
+//! message, the line the writer just wrote. It never reads `write_pos` on this path. It gives
+//! space back lazily (SYNC 2): when it finds the ring empty, when a batch ends, once it holds
+//! [`release_every`] consumed bytes, and when the writer has announced that it waits for room.
 
-use super::{check_cursors, Shared, WRITE_POS_OFFSET};
+use super::validate::{record_at, Record};
+use super::{offsets, Shared};
 use crate::error::{Corrupt, CorruptKind};
-use crate::layout::{record_size, split_record_word, TAG_MESSAGE, TAG_PADDING};
+use crate::layout::record_size;
 use crate::sync::Ordering;
 
-/// Process-local state of the reader.
+/// How many consumed bytes a reader holds at most before it gives them back: an eighth of the
+/// ring, so that a writer waiting for room never waits for more than that.
+pub(crate) fn release_every(cap: u64) -> u64 {
+    (cap / 8).max(8)
+}
+
+/// Process-local state of one reader.
 #[derive(Debug)]
 pub(crate) struct Consumer {
+    /// The reader's slot in the reader table.
+    slot: u32,
     /// Where the next unread record starts.
     read: u64,
-    /// The last value stored to `read_pos`.
+    /// The last value stored to the slot's `read_pos`.
     released: u64,
-    /// Our copy of `write_pos`; refreshed only when it says the ring is empty.
-    cached_write: u64,
+    /// `release_every(cap)`.
+    every: u64,
 }
 
 /// A validated message record.
@@ -28,18 +42,23 @@ pub(crate) struct Peeked {
 }
 
 impl Consumer {
-    /// Takes over the cursors left in the header (by a fresh ring or a previous reader).
-    pub(crate) fn attach(s: &Shared) -> Result<Self, Corrupt> {
-        let h = s.hdr();
-        // Relaxed: our own side's cursor, handed over through the claim lock.
-        let read = h.read_pos.load(Ordering::Relaxed);
-        // Acquire: SYNC 1, as in `refresh`.
-        let write = h.write_pos.load(Ordering::Acquire);
-        check_cursors(s, write, read)?;
+    /// Continues from slot `slot`'s `read_pos` (a fresh ring's 0, or where the slot's previous
+    /// reader left).
+    pub(crate) fn attach(s: &Shared, slot: u32) -> Result<Self, Corrupt> {
+        // Acquire: pairs with the Release store in `release` by the slot's previous reader, so
+        // its reads happen before ours (the claim lock orders them too).
+        let read = s.slot(slot).read_pos.load(Ordering::Acquire);
+        if read % 8 != 0 {
+            return Err(s.corrupt(CorruptKind::CursorMisaligned, offsets::read_pos(slot), read));
+        }
+        if read >= super::producer::CURSOR_LIMIT {
+            return Err(s.corrupt(CorruptKind::CursorOverflow, offsets::read_pos(slot), read));
+        }
         Ok(Consumer {
+            slot,
             read,
             released: read,
-            cached_write: write,
+            every: release_every(s.geo.cap),
         })
     }
 
@@ -47,76 +66,56 @@ impl Consumer {
     #[inline(always)]
     pub(crate) fn peek(&mut self, s: &Shared) -> Result<Option<Peeked>, Corrupt> {
         loop {
-            if self.read == self.cached_write && !self.refresh(s)? {
-                s.data.prefetch(self.read);
-                return Ok(None);
-            }
             let off = self.read & s.geo.mask;
-            let avail = self.cached_write - self.read;
-            let word = s.data.read_word(off);
-            let (len, tag) = split_record_word(word);
-            let len = u64::from(len);
-            let at = s.geo.data_offset + off;
-            match tag {
-                TAG_MESSAGE => {
-                    if len > s.geo.max_msg {
-                        return Err(s.corrupt(CorruptKind::RecordTooLong, at, len));
-                    }
-                    let total = record_size(len);
-                    if total > avail || total > s.geo.cap - off {
-                        return Err(s.corrupt(CorruptKind::RecordBeyondCommitted, at, len));
-                    }
+            // Acquire: SYNC 1; pairs with the Release (PUBLISH) store in `Producer::publish`:
+            // a committed header comes with its payload and everything staged after it.
+            let word = s.data.load_word(off, Ordering::Acquire);
+            match record_at(word, self.read, &s.geo) {
+                Ok(Record::Message { len }) => {
                     return Ok(Some(Peeked {
                         off: off + 8,
                         len,
-                        next: self.read + total,
-                    }));
+                        next: self.read + record_size(len),
+                    }))
                 }
-                TAG_PADDING => {
-                    let pad = s.geo.cap - off;
-                    if len + 8 != pad {
-                        return Err(s.corrupt(CorruptKind::BadPadding, at, len));
-                    }
-                    if pad > avail {
-                        return Err(s.corrupt(CorruptKind::RecordBeyondCommitted, at, len));
-                    }
-                    self.read += pad;
-                }
-                _ => return Err(s.corrupt(CorruptKind::UnknownTag, at, word)),
+                Ok(Record::Padding { size }) => self.read += size,
+                Ok(Record::Uncommitted) => return Ok(None),
+                Err(kind) => return Err(s.corrupt(kind, s.geo.at(self.read), word)),
             }
         }
     }
 
-    /// Re-reads `write_pos`; returns whether there is anything past our read position.
-    #[inline(never)]
-    fn refresh(&mut self, s: &Shared) -> Result<bool, Corrupt> {
-        // Acquire: SYNC 1; pairs with the Release (PUBLISH) store in `Producer::publish`, so the
-        // records below the new cursor are fully written when we read them.
-        let write = s.hdr().write_pos.load(Ordering::Acquire);
-        if write % 8 != 0 {
-            return Err(s.corrupt(CorruptKind::CursorMisaligned, WRITE_POS_OFFSET, write));
+    /// On the slow path of an empty poll: the writer says (through `write_pos`, stored after
+    /// each commit) that it committed past our position, yet we found nothing there.
+    #[cold]
+    pub(crate) fn check_empty(&self, s: &Shared) -> Result<(), Corrupt> {
+        s.check_truncated()?;
+        // Acquire: pairs with the Release store in `Producer::publish`; every record below
+        // the value read is committed and visible to the re-read below.
+        let w = s.hdr().write_pos.load(Ordering::Acquire);
+        if w > self.read {
+            let word = s.data.load_word(self.read & s.geo.mask, Ordering::Acquire);
+            if let Ok(Record::Uncommitted) = record_at(word, self.read, &s.geo) {
+                return Err(s.corrupt(CorruptKind::MissingRecord, offsets::WRITE_POS, w));
+            }
         }
-        if write < self.cached_write {
-            return Err(s.corrupt(CorruptKind::CursorMovedBackwards, WRITE_POS_OFFSET, write));
-        }
-        if write - self.released > s.geo.cap {
-            return Err(s.corrupt(CorruptKind::WriterTooFarAhead, WRITE_POS_OFFSET, write));
-        }
-        self.cached_write = write;
-        if write == self.read {
-            // Nothing new: the slow path, where a truncation that zeroed the header without
-            // tripping a check (a ring that was empty) is reported.
-            s.check_truncated()?;
-            return Ok(false);
-        }
-        Ok(true)
+        Ok(())
     }
 
-    /// Marks everything up to `next` as consumed, without publishing it.
+    /// Marks everything up to `next` as consumed, without giving it back yet.
     #[inline(always)]
     pub(crate) fn consume(&mut self, next: u64) {
-        debug_assert!(next > self.read && next <= self.cached_write);
+        debug_assert!(next > self.read);
         self.read = next;
+    }
+
+    /// Whether the consumed bytes should go back now: a lot of them, or a writer waiting.
+    #[inline(always)]
+    pub(crate) fn should_release(&self, s: &Shared) -> bool {
+        self.read - self.released >= self.every
+            // Relaxed: a hint; a writer that announced it waits is also woken by the release
+            // that the empty path, a batch end or the threshold makes (SYNC 3 there).
+            || s.hdr().writer_waiting.load(Ordering::Relaxed) != 0
     }
 
     /// Gives consumed bytes back to the writer. Returns whether anything was new.
@@ -125,15 +124,16 @@ impl Consumer {
         if self.read == self.released {
             return false;
         }
-        // Release: SYNC 2; pairs with the Acquire load in `Producer::refresh`: our reads of the
-        // released records happen before the writer reuses their bytes.
-        s.hdr().read_pos.store(self.read, Ordering::Release);
+        // Release: SYNC 2; pairs with the Acquire load in `Producer::scan`.
+        s.slot(self.slot)
+            .read_pos
+            .store(self.read, Ordering::Release);
         self.released = self.read;
         true
     }
 
-    /// Bytes committed but not yet consumed, as last seen.
-    pub(crate) fn pending(&self) -> u64 {
-        self.cached_write - self.read
+    /// The position of the next record to read.
+    pub(crate) fn position(&self) -> u64 {
+        self.read
     }
 }

@@ -1,35 +1,68 @@
 //! The park/wake handshake (SYNC 3), shared by both directions.
 //!
-//! A side that is about to sleep announces it (`waiting = 1`), then re-checks the condition it
-//! waits for; the other side, after making progress (publishing a cursor), checks the announce
-//! word and only then makes a wake system call. Two SeqCst fences order "announce, then check"
-//! against "progress, then check the announce" (the store-buffering litmus test): at least one
-//! side sees the other's store, so either the sleeper sees the progress and does not sleep, or
-//! the other side sees the announcement and wakes it. The sleeper reads the sequence word before
-//! re-checking and the kernel sleeps only if it is unchanged, so a wake between the re-check and
-//! the sleep is not lost either.
+//! A side that is about to sleep announces it (the writer: `writer_waiting = 1`; the reader of
+//! slot `i`: bit `i` of `readers_waiting`), then re-checks the condition it waits for; the other
+//! side, after making progress (a commit, or a release), checks the announce word and only then
+//! makes a wake system call. Two SeqCst fences order "announce, then check" against "progress,
+//! then check the announce" (the store-buffering litmus test): at least one side sees the
+//! other's store, so either the sleeper sees the progress and does not sleep, or the other side
+//! sees the announcement and wakes it. The sleeper reads the sequence word before re-checking
+//! and the kernel sleeps only if it is unchanged, so a wake between the re-check and the sleep
+//! is not lost either.
 
-use crate::sync::{fence, AtomicU32, Ordering};
+use super::{Os, Shared};
+use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 
-/// The two words one side sleeps on.
+/// How a side announces that it sleeps.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct WaitWords<'a> {
-    /// Announce word: non-zero while the side is (about to be) asleep.
-    pub waiting: &'a AtomicU32,
-    /// Futex word: bumped by the other side before each wake.
-    pub seq: &'a AtomicU32,
+enum Announce<'a> {
+    /// The writer's flag.
+    Flag(&'a AtomicU32),
+    /// A reader's bit in the readers' mask.
+    Bit(&'a AtomicU64, u64),
 }
 
-impl WaitWords<'_> {
+/// The words one side sleeps on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sleeper<'a> {
+    announce: Announce<'a>,
+    /// Futex word: bumped by the other side before each wake.
+    pub(crate) seq: &'a AtomicU32,
+}
+
+impl<'a> Sleeper<'a> {
+    /// The writer's words.
+    pub(crate) fn writer(s: &'a Shared) -> Self {
+        let h = s.hdr();
+        Sleeper {
+            announce: Announce::Flag(&h.writer_waiting),
+            seq: &h.space_seq,
+        }
+    }
+
+    /// The words of the reader of `slot`.
+    pub(crate) fn reader(s: &'a Shared, slot: u32) -> Self {
+        let h = s.hdr();
+        Sleeper {
+            announce: Announce::Bit(&h.readers_waiting, 1 << slot),
+            seq: &h.data_seq,
+        }
+    }
+
     /// Announces the intent to sleep; returns the sequence value to sleep on. The caller must
-    /// re-check its condition after this and call [`WaitWords::done`] when it stops waiting.
+    /// re-check its condition after this and call [`Sleeper::done`] when it stops waiting.
     #[inline]
     pub(crate) fn announce(&self) -> u32 {
-        self.waiting.store(1, Ordering::Relaxed);
+        match self.announce {
+            Announce::Flag(f) => f.store(1, Ordering::Relaxed),
+            Announce::Bit(m, bit) => {
+                m.fetch_or(bit, Ordering::Relaxed);
+            }
+        }
         // SeqCst fence: SYNC 3; orders the announce store before the condition re-check that the
-        // caller does next, against the fence in `should_wake` on the other side.
+        // caller does next, against the fence in `progress_made` on the other side.
         fence(Ordering::SeqCst);
-        // Acquire: pairs with the Release bump in `bump`; if we see a bump, the progress it
+        // Acquire: pairs with the Release bump in `wake`; if we see a bump, the progress it
         // follows is visible to the re-check.
         self.seq.load(Ordering::Acquire)
     }
@@ -37,23 +70,43 @@ impl WaitWords<'_> {
     /// Withdraws the announcement.
     #[inline]
     pub(crate) fn done(&self) {
-        // Relaxed: a stale `1` seen by the other side costs one spurious wake, nothing more.
-        self.waiting.store(0, Ordering::Relaxed);
+        // Relaxed: a stale announcement seen by the other side costs one spurious wake.
+        match self.announce {
+            Announce::Flag(f) => f.store(0, Ordering::Relaxed),
+            Announce::Bit(m, bit) => {
+                m.fetch_and(!bit, Ordering::Relaxed);
+            }
+        }
     }
+}
 
-    /// Called by the other side after it made progress: whether the sleeper must be woken.
-    #[inline]
-    pub(crate) fn should_wake(&self) -> bool {
-        // SeqCst fence: SYNC 3; orders our cursor store (progress) before the load below, against
-        // the fence in `announce`.
-        fence(Ordering::SeqCst);
-        self.waiting.load(Ordering::Relaxed) != 0
+/// Called by the writer after it committed: wakes the readers if any announced sleep.
+#[inline]
+pub(crate) fn wake_readers(s: &Shared, os: &impl Os) {
+    // SeqCst fence: SYNC 3; orders the commit before the load below, against `announce`.
+    fence(Ordering::SeqCst);
+    // Relaxed: ordered by the fence above.
+    if s.hdr().readers_waiting.load(Ordering::Relaxed) != 0 {
+        bump_and_wake(&s.hdr().data_seq, os);
     }
+}
 
-    /// Changes the futex word so that a sleeper that read the old value does not go to sleep.
-    #[inline]
-    pub(crate) fn bump(&self) {
-        // Release: pairs with the Acquire load in `announce`.
-        self.seq.fetch_add(1, Ordering::Release);
+/// Called by a reader after it released space: wakes the writer if it announced sleep.
+#[inline]
+pub(crate) fn wake_writer(s: &Shared, os: &impl Os) {
+    // SeqCst fence: SYNC 3; orders the release before the load below, against `announce`.
+    fence(Ordering::SeqCst);
+    // Relaxed: ordered by the fence above.
+    if s.hdr().writer_waiting.load(Ordering::Relaxed) != 0 {
+        bump_and_wake(&s.hdr().space_seq, os);
     }
+}
+
+/// Changes the futex word so that a sleeper that read the old value does not go to sleep, and
+/// wakes the sleepers.
+#[cold]
+pub(crate) fn bump_and_wake(seq: &AtomicU32, os: &impl Os) {
+    // Release: pairs with the Acquire load in `announce`.
+    seq.fetch_add(1, Ordering::Release);
+    os.wake(seq);
 }

@@ -1,8 +1,9 @@
-//! Header validation: everything is checked before the data region is touched.
+//! Header validation: the identity line is checked before the data region is touched.
 
 use crate::error::OpenError;
 use crate::layout::{
-    capacity_is_valid, Header, HEADER_SIZE, MAGIC, MAX_HEADER_LEN, READY, VERSION,
+    capacity_is_valid, Header, HEADER_SIZE, MAGIC, MAX_DATA_OFFSET, MAX_READERS, PAGE,
+    READER_TABLE_OFFSET, READY, SLOT_SIZE, VERSION,
 };
 use crate::ring::Geometry;
 use crate::sync::Ordering;
@@ -27,6 +28,11 @@ pub(crate) fn check_header(
 ) -> Result<HeaderState, OpenError> {
     debug_assert!(file_len >= HEADER_SIZE as u64);
     let path = || path.to_path_buf();
+    let bad = |field: &'static str, found: u64| OpenError::BadHeader {
+        path: path(),
+        field,
+        found,
+    };
     // Acquire: pairs with the creator's Release store of READY; the fields below are complete.
     let ready = h.ready.load(Ordering::Acquire);
     let magic = h.magic.load(Ordering::Relaxed);
@@ -43,11 +49,7 @@ pub(crate) fn check_header(
         return Ok(HeaderState::NotReady);
     }
     if ready != READY {
-        return Err(OpenError::BadHeader {
-            path: path(),
-            field: "ready",
-            found: ready.into(),
-        });
+        return Err(bad("ready", ready.into()));
     }
     let version = h.version.load(Ordering::Relaxed);
     if version > VERSION {
@@ -58,19 +60,26 @@ pub(crate) fn check_header(
         });
     }
     if version != VERSION {
-        return Err(OpenError::BadHeader {
-            path: path(),
-            field: "version",
-            found: version.into(),
-        });
+        if version >= 1 {
+            return Err(OpenError::OlderVersion {
+                path: path(),
+                found: version,
+                supported: VERSION,
+            });
+        }
+        return Err(bad("version", version.into()));
     }
-    let header_len = h.header_len.load(Ordering::Relaxed);
-    if header_len < 4096 || header_len % 4096 != 0 || header_len > MAX_HEADER_LEN {
-        return Err(OpenError::BadHeader {
-            path: path(),
-            field: "header_len",
-            found: header_len.into(),
-        });
+    let data_offset = h.data_offset.load(Ordering::Relaxed);
+    if data_offset < PAGE || data_offset % PAGE != 0 || data_offset > MAX_DATA_OFFSET {
+        return Err(bad("data_offset", data_offset.into()));
+    }
+    let readers = h.reader_slots.load(Ordering::Relaxed);
+    if readers == 0
+        || readers > MAX_READERS
+        || READER_TABLE_OFFSET as u64 + u64::from(readers) * SLOT_SIZE as u64
+            > u64::from(data_offset)
+    {
+        return Err(bad("reader_slots", readers.into()));
     }
     let capacity = h.capacity.load(Ordering::Relaxed);
     if !capacity_is_valid(capacity) {
@@ -79,7 +88,7 @@ pub(crate) fn check_header(
             found: capacity,
         });
     }
-    let expected = u64::from(header_len) + capacity;
+    let expected = u64::from(data_offset) + capacity;
     if expected != file_len {
         return Err(OpenError::LengthMismatch {
             path: path(),
@@ -89,6 +98,7 @@ pub(crate) fn check_header(
     }
     Ok(HeaderState::Valid(Geometry::new(
         capacity,
-        header_len.into(),
+        data_offset.into(),
+        readers,
     )))
 }

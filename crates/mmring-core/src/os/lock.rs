@@ -1,7 +1,8 @@
 //! Side claims: one-byte open-file-description locks (`F_OFD_SETLK`, Linux ≥ 3.15).
 //!
 //! A writer holds a write lock on byte [`WRITER_LOCK_BYTE`](crate::layout::WRITER_LOCK_BYTE)
-//! of the ring file, a reader on [`READER_LOCK_BYTE`](crate::layout::READER_LOCK_BYTE). The
+//! of the ring file, the reader of slot `i` on
+//! [`reader_lock_byte(i)`](crate::layout::reader_lock_byte). The
 //! kernel drops the lock when the last descriptor of the open file description closes, which
 //! happens when the process exits or is killed, so a dead side's claim is reclaimable without
 //! cleanup and "is the peer alive" is a lock query, not a heartbeat. OFD locks (unlike classic
@@ -47,4 +48,13 @@ pub(crate) fn held_by_other(file: &File, byte: u64) -> io::Result<bool> {
         return Err(io::Error::last_os_error());
     }
     Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
+}
+
+/// Releases our lock on `byte` (`F_OFD_SETLK` with `F_UNLCK`). Closing the descriptor does it
+/// too; this lets a handle give up its claim before its descriptor goes.
+pub(crate) fn unlock(file: &File, byte: u64) {
+    let mut fl = range(byte, libc::F_UNLCK as libc::c_short);
+    // SAFETY: valid descriptor, `fl` is a valid `flock` that lives across the call. Unlocking
+    // cannot fail on a valid descriptor and range; nothing to do if it did.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut fl) };
 }

@@ -3,7 +3,7 @@
 use super::file::{anonymous_path, init_header, reserve};
 use super::mapped::Region;
 use crate::error::OpenError;
-use crate::layout::{capacity_is_valid, HEADER_LEN};
+use crate::layout::{capacity_is_valid, data_offset};
 use crate::ring::Geometry;
 use memmap2::MmapOptions;
 use std::fs::{File, OpenOptions};
@@ -34,9 +34,9 @@ fn err(op: &'static str, source: io::Error) -> OpenError {
 /// live mapping (which would turn our next access into SIGBUS).
 pub(crate) fn anonymous_pair(cap: u64) -> Result<(Region, Region), OpenError> {
     if !capacity_is_valid(cap) {
-        return Err(OpenError::InvalidCapacity(cap));
+        return Err(OpenError::InvalidCapacity(cap as usize));
     }
-    let len = u64::from(HEADER_LEN) + cap;
+    let len = u64::from(data_offset(1)) + cap;
     // SAFETY: the name is a valid NUL-terminated string; flags are valid memfd flags.
     let fd = unsafe {
         libc::memfd_create(
@@ -70,9 +70,9 @@ pub(crate) fn anonymous_pair(cap: u64) -> Result<(Region, Region), OpenError> {
         .len(len as usize)
         .map_raw(&second)
         .map_err(|e| err("mmap", e))?;
-    init_header(&map_first, cap);
-    let geo = Geometry::new(cap, HEADER_LEN.into());
-    // SAFETY: both mappings are `HEADER_LEN + cap` bytes of the same sealed memfd, whose header
+    init_header(&map_first, cap, 1);
+    let geo = Geometry::new(cap, data_offset(1).into(), 1);
+    // SAFETY: both mappings are `data_offset + cap` bytes of the same sealed memfd, whose header
     // was just written. Unguarded: the seals make truncation impossible (see `guard.rs`).
     unsafe {
         Ok((

@@ -1,10 +1,12 @@
 //! Creating and opening rings by path.
 
 use super::guard::Guard;
+use super::header_check::{check_header, HeaderState};
 use super::mapped::Region;
-use super::validate::{check_header, HeaderState};
 use crate::error::OpenError;
-use crate::layout::{capacity_is_valid, Header, HEADER_LEN, HEADER_SIZE, MAGIC, READY, VERSION};
+use crate::layout::{
+    capacity_is_valid, data_offset, Header, HEADER_SIZE, MAGIC, MAX_READERS, READY, VERSION,
+};
 use crate::ring::Geometry;
 use crate::sync::Ordering;
 use memmap2::{MmapOptions, MmapRaw};
@@ -34,6 +36,8 @@ pub(crate) struct OpenParams {
     pub group: Option<u32>,
     pub allow_foreign_owner: bool,
     pub init_timeout: Duration,
+    /// Reader slots of a created ring.
+    pub readers: u32,
 }
 
 /// Creates or opens the ring at `path` as `params` say.
@@ -111,15 +115,17 @@ fn map(file: &File, len: u64, path: &Path) -> Result<MmapRaw, OpenError> {
         .map_err(|source| io_err(path, "mmap", source))
 }
 
-/// Writes a fresh header into `map` and marks it ready. The data region is already zero.
-pub(crate) fn init_header(map: &MmapRaw, cap: u64) {
-    // SAFETY: `map` is a page-aligned mapping of at least HEADER_LEN bytes that we just created
-    // and nobody else has validated yet; all bit patterns are valid for `Header`.
+/// Writes a fresh header into `map` and marks it ready. The data region and the reader table
+/// are already zero.
+pub(crate) fn init_header(map: &MmapRaw, cap: u64, readers: u32) {
+    // SAFETY: `map` is a page-aligned mapping of at least `data_offset(readers)` bytes that we
+    // just created and nobody else has validated yet; all bit patterns are valid for `Header`.
     let h = unsafe { &*map.as_ptr().cast::<Header>() };
     h.magic.store(MAGIC, Ordering::Relaxed);
     h.version.store(VERSION, Ordering::Relaxed);
-    h.header_len.store(HEADER_LEN, Ordering::Relaxed);
+    h.data_offset.store(data_offset(readers), Ordering::Relaxed);
     h.capacity.store(cap, Ordering::Relaxed);
+    h.reader_slots.store(readers, Ordering::Relaxed);
     h.creator_pid.store(std::process::id(), Ordering::Relaxed);
     // Release: publishes every field above; pairs with the Acquire load in `check_header`.
     h.ready.store(READY, Ordering::Release);
@@ -127,9 +133,13 @@ pub(crate) fn init_header(map: &MmapRaw, cap: u64) {
 
 fn create(path: &Path, cap: u64, params: &OpenParams) -> Result<Region, OpenError> {
     if !capacity_is_valid(cap) {
-        return Err(OpenError::InvalidCapacity(cap));
+        return Err(OpenError::InvalidCapacity(cap as usize));
     }
-    let len = u64::from(HEADER_LEN) + cap;
+    check_readers(params.readers)?;
+    if params.mode & !0o777 != 0 {
+        return Err(OpenError::InvalidMode { mode: params.mode });
+    }
+    let len = u64::from(data_offset(params.readers)) + cap;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -159,10 +169,18 @@ fn create(path: &Path, cap: u64, params: &OpenParams) -> Result<Region, OpenErro
         })
     })?;
     let map = map(&file, len, path).map_err(cleanup)?;
-    init_header(&map, cap);
-    let geo = Geometry::new(cap, HEADER_LEN.into());
-    // SAFETY: the mapping is `len = HEADER_LEN + cap` bytes and holds the header just written.
+    init_header(&map, cap, params.readers);
+    let geo = Geometry::new(cap, data_offset(params.readers).into(), params.readers);
+    // SAFETY: the mapping is `len = data_offset + cap` bytes and holds the header just written.
     Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true) })
+}
+
+/// Refuses a reader count outside 1..=MAX_READERS.
+pub(crate) fn check_readers(readers: u32) -> Result<(), OpenError> {
+    if readers == 0 || readers > MAX_READERS {
+        return Err(OpenError::InvalidReaders(readers));
+    }
+    Ok(())
 }
 
 /// Names the cause of a failed `open`: a directory, socket or device gives EISDIR, ENXIO or
@@ -254,7 +272,7 @@ fn open_existing(path: &Path, params: &OpenParams) -> Result<Region, OpenError> 
             match state {
                 _ if shrunk => {}
                 HeaderState::Valid(geo) => {
-                    // `len` is now known to be `header_len + capacity` (at most 4 GiB + 1 MiB).
+                    // `len` is now known to be `data_offset + capacity` (at most 4 GiB + 1 MiB).
                     // If the file changes before or after this second mapping, the protocol
                     // re-validates everything it reads and the guard covers a shrink.
                     let map = map(&file, len, path)?;
