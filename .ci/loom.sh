@@ -3,7 +3,7 @@
 #
 # Phase 1 runs crates/mmring-core/tests/loom.rs under `--cfg loom`: it must pass.
 # Phase 2 runs the same suite under `--cfg loom --cfg mmring_mutant`, which weakens the Release
-# store that publishes the writer's cursor to Relaxed (see crates/mmring-core/src/sync.rs): it
+# store that commits a record header word to Relaxed (see crates/mmring-core/src/sync.rs): it
 # must fail, and fail because loom reports a causality violation (an unordered access to the
 # ring's data cells), not because of a build error or a value mismatch. This script exits
 # non-zero if phase 1 fails, or if phase 2 passes or fails for another reason.
@@ -29,7 +29,7 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$target/normal" \
     cargo test -p mmring-core --release --test loom
 echo "== loom 1/2: passed in $((SECONDS - start)) s"
 
-echo "== loom 2/2: same suite, --cfg loom --cfg mmring_mutant (cursor publish Relaxed; must fail)"
+echo "== loom 2/2: same suite, --cfg loom --cfg mmring_mutant (record-header commit store Relaxed; must fail)"
 start=$SECONDS
 # LOOM_LOCATION=1: each violation names the source lines of the two conflicting accesses.
 if LOOM_LOCATION=1 RUSTFLAGS="--cfg loom --cfg mmring_mutant" CARGO_TARGET_DIR="$target/mutant" \

@@ -35,10 +35,10 @@ pub(crate) fn yield_now() {
     std::thread::yield_now();
 }
 
-/// The ordering that publishes the writer's cursor.
+/// The ordering of the store that commits a publication: the header word of its first record.
 ///
-/// `Release`: it makes the record bytes written before it visible to the reader's `Acquire`
-/// load of the same cursor (SYNC 1 in `ring`).
+/// `Release`: it makes the payloads, the later staged headers and the cleared word written
+/// before it visible to a reader's `Acquire` load of the same word (SYNC 1 in `ring`).
 ///
 /// # `cfg(mmring_mutant)`: test only
 /// Building with `RUSTFLAGS="--cfg loom --cfg mmring_mutant"` weakens this store to `Relaxed`,
