@@ -1,28 +1,74 @@
 //! `docs/FORMAT.md` is enough to write a compatible reader: a C reader written from it alone
-//! (`tests/c/ring_reader.c`, whose receive function is the one printed in the document) reads
-//! a ring that this library wrote, across the wrap point, and releases what it read.
+//! (`tests/c/ring_reader.c`, whose receive function is the section 11 sample, verbatim) reads a
+//! ring this library wrote across the wrap point, releases what it read, wakes a writer parked
+//! for room, and refuses hostile records without reading outside the mapping (the hostile cases
+//! run under AddressSanitizer and UndefinedBehaviorSanitizer).
 
+use mmring::layout::{data_offset, message_word, padding_word, READER_TABLE_OFFSET};
 use mmring::stream::{fill, size_for};
-use std::process::Command;
+use mmring::{RingOptions, WaitStrategy};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-#[test]
-fn c_reader_from_the_spec_reads_our_ring() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("ring_reader");
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/ring_reader.c");
+/// The C reader's source; `MMRING_C_READER` points the tests at another one (to check that
+/// they catch a broken reader).
+fn source() -> String {
+    std::env::var("MMRING_C_READER")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/ring_reader.c").into())
+}
+
+/// Compiles the C reader with `flags` into `dir`.
+fn compile(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let exe = dir.join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
-        .args(["-std=gnu11", "-O2", "-Wall", "-Werror", "-o"])
+        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror"])
+        .args(flags)
+        .arg("-o")
         .arg(&exe)
-        .arg(src)
+        .arg(source())
         .output()
         .expect("a C compiler (cc) is needed for this test");
     assert!(
         out.status.success(),
-        "cc failed: {}",
+        "cc {flags:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    exe
+}
 
+fn run(exe: &Path, path: &Path, first: u64, count: u64) -> Output {
+    Command::new(exe)
+        .arg(path)
+        .arg(first.to_string())
+        .arg(count.to_string())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_spec_sample_is_the_c_readers_code() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let sec = &doc[doc.find("## 11.").expect("section 11")..];
+    let start = sec.find("```c\n").expect("a C block") + 5;
+    let sample = &sec[start..start + sec[start..].find("```").unwrap()];
+    let src = std::fs::read_to_string(source()).unwrap();
+    let begin = src.find("/* BEGIN section 11 */\n").unwrap() + 23;
+    let end = src.find("/* END section 11 */").unwrap();
+    assert_eq!(
+        &src[begin..end],
+        sample,
+        "tests/c/ring_reader.c must carry the sample verbatim"
+    );
+}
+
+#[test]
+fn c_reader_from_the_spec_reads_our_ring() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(dir.path(), "ring_reader", &["-O2"]);
     let path = dir.path().join("ring");
     let mut w = mmring::Writer::create(&path, 4096).unwrap();
     // Three rounds, each filling most of the ring, so records wrap and padding appears.
@@ -40,14 +86,9 @@ fn c_reader_from_the_spec_reads_our_ring() {
             batch_bytes += len + 16;
             seq += 1;
         }
-        // The C reader resumes from the cursor the previous run released.
+        // The C reader resumes from the position the previous run released.
         let n = seq - start;
-        let out = Command::new(&exe)
-            .arg(&path)
-            .arg(start.to_string())
-            .arg(n.to_string())
-            .output()
-            .unwrap();
+        let out = run(&exe, &path, start, n);
         assert!(
             out.status.success(),
             "C reader failed: {}",
@@ -61,11 +102,181 @@ fn c_reader_from_the_spec_reads_our_ring() {
     }
     let info = mmring::inspect(&path).unwrap();
     assert_eq!(
-        info.read_pos, info.write_pos,
+        info.readers[0].read_pos, info.write_pos,
         "the C reader released everything"
     );
     assert!(
         info.write_pos > 2 * 4096,
         "the stream wrapped at least twice"
     );
+}
+
+/// The C reader's release wakes a writer parked for room: the writer announced that it sleeps
+/// (the header says so), the C reader bumps `space_seq` after releasing (the futex wake goes
+/// with it), and the writer's blocked `send` completes.
+#[test]
+fn c_reader_wakes_a_writer_parked_for_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(dir.path(), "ring_reader", &["-O2"]);
+    let path = dir.path().join("ring");
+    let mut w = RingOptions::new()
+        .create(4096)
+        .wait_strategy(WaitStrategy::Park)
+        .open_writer(&path)
+        .unwrap();
+    let mut seq = 0u64;
+    let mut msg = [0u8; 100];
+    loop {
+        fill(seq, &mut msg);
+        match w.try_send(&msg) {
+            Ok(()) => seq += 1,
+            Err(mmring::TrySendError::Full) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let queued = seq;
+    let writer = std::thread::spawn(move || {
+        fill(queued, &mut msg);
+        w.send(&msg).unwrap();
+        w
+    });
+    let file = std::fs::File::open(&path).unwrap();
+    let space_seq = || {
+        let mut b = [0u8; 4];
+        file.read_exact_at(&mut b, 260).unwrap();
+        u32::from_le_bytes(b)
+    };
+    // Wait until the writer has announced that it sleeps (an observable state, not a delay).
+    while !mmring::inspect(&path).unwrap().writer.waiting {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before = space_seq();
+    let out = run(&exe, &path, 0, queued);
+    assert!(
+        out.status.success(),
+        "C reader failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        space_seq(),
+        before,
+        "the C reader bumped the writer's futex word"
+    );
+    let w = writer.join().unwrap();
+    drop(w);
+    let out = run(&exe, &path, queued, 1);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Hostile records: every case either reads as empty or is refused as corrupt, and the C
+/// reader, built with AddressSanitizer and UndefinedBehaviorSanitizer, never reads outside the
+/// mapping (the two "at the end" cases read past the end of the mapping without the sample's
+/// `total <= capacity - off` check, which the version 1 sample lacked: this test fails on such
+/// a reader, `MMRING_C_READER=<source>` runs it against another source).
+#[test]
+fn c_reader_refuses_hostile_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(
+        dir.path(),
+        "ring_reader_asan",
+        &[
+            "-O1",
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+        ],
+    );
+    const CAP: u64 = 4096;
+    let data = u64::from(data_offset(1));
+    type Case = (&'static str, u64, &'static [(u64, u64)], i32);
+    // (name, read position, words to write at positions, expected exit status)
+    let cases: &[Case] = &[
+        (
+            "message longer than the maximum",
+            0,
+            &[(0, message_word(0, 2041))],
+            3,
+        ),
+        (
+            "message crossing the end",
+            4080,
+            &[(4080, message_word(4080, 16))],
+            3,
+        ),
+        (
+            "maximum message at the end",
+            4080,
+            &[(4080, message_word(4080, 2040))],
+            3,
+        ),
+        (
+            "length with the commit bit only",
+            64,
+            &[(64, message_word(64, 0) | 0x7fff_ffff)],
+            3,
+        ),
+        (
+            "padding that does not reach the end",
+            4000,
+            &[(4000, padding_word(4000, 80))],
+            3,
+        ),
+        (
+            "padding of half the ring",
+            2048,
+            &[(2048, padding_word(2048, 2040))],
+            3,
+        ),
+        ("garbage", 0, &[(0, 0xdead_beef_dead_beef)], 3),
+        (
+            "header from two laps ago",
+            2 * CAP,
+            &[(0, message_word(0, 5))],
+            3,
+        ),
+        (
+            "message stamped for another position",
+            8,
+            &[(8, message_word(16, 5))],
+            3,
+        ),
+        ("zero: nothing committed", 0, &[], 2),
+        (
+            "header from the previous lap: nothing committed",
+            CAP,
+            &[(0, message_word(0, 5))],
+            2,
+        ),
+    ];
+    for (i, (name, start, words, want)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("hostile-{i}"));
+        RingOptions::new()
+            .create(CAP as usize)
+            .create_unattached(&path)
+            .unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all_at(&start.to_le_bytes(), READER_TABLE_OFFSET as u64)
+            .unwrap();
+        for &(pos, word) in words.iter() {
+            f.write_all_at(&word.to_le_bytes(), data + (pos & (CAP - 1)))
+                .unwrap();
+        }
+        let out = run(&exe, &path, 0, 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("Sanitizer") && !err.contains("runtime error"),
+            "{name}: sanitizer report:\n{err}"
+        );
+        assert_eq!(out.status.code(), Some(*want), "{name}: {err}");
+        // The library reads the same bytes the same way.
+        let mut r = mmring::Reader::open(&path).unwrap();
+        match (r.try_recv().map(|m| m.len()), want) {
+            (Err(mmring::TryRecvError::Corrupt(_)), 3) | (Err(mmring::TryRecvError::Empty), 2) => {}
+            (got, _) => panic!("{name}: the library says {got:?}"),
+        }
+    }
 }
