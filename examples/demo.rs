@@ -10,8 +10,8 @@
 //! the reader, and prints throughput (msgs/s, GB/s) and round-trip latency percentiles.
 
 use hdrhistogram::Histogram;
-use mmring::stream::{fill, verify, Checksum};
 use mmring::{RingOptions, WaitStrategy};
+use mmring_testkit::stream::{fill, verify, Checksum};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};

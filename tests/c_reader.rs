@@ -2,7 +2,7 @@
 //! (`tests/c/ring_reader.c`, whose receive function is the one printed in the document) reads
 //! a ring that this library wrote, across the wrap point, and releases what it read.
 
-use mmring::stream::{fill, size_for};
+use mmring_testkit::stream::{fill, size_for};
 use std::process::Command;
 
 #[test]

@@ -40,7 +40,6 @@ mod options;
 mod reader;
 mod region;
 mod ring;
-pub mod stream;
 mod sync;
 mod wait;
 mod writer;

@@ -222,7 +222,7 @@ fn ping_pong(
             let m = pong
                 .recv()
                 .map_err(|e| fail(format!("the peer process: {e}")))?;
-            if mmring::stream::seq_of(&m) != Some(seq) {
+            if mmring_testkit::stream::seq_of(&m) != Some(seq) {
                 return Err(fail(format!(
                     "round trip {seq}: the echo is not the message sent"
                 )));
@@ -255,7 +255,7 @@ fn streaming(
     bar_base: u64,
 ) -> Result<(u64, Duration), Failure> {
     let mut template = vec![0u8; size];
-    mmring::stream::fill(0, &mut template);
+    mmring_testkit::stream::fill(0, &mut template);
     let start = Instant::now();
     let end = start + phase;
     let mut seq = 0u64;

@@ -6,7 +6,7 @@
 //! stream into one number that both ends compute the same way (it covers lengths too).
 //!
 //! ```
-//! use mmring_core::stream::{fill, verify, Checksum};
+//! use mmring_testkit::stream::{fill, verify, Checksum};
 //! let mut msg = vec![0u8; 40];
 //! fill(7, &mut msg);
 //! assert!(verify(7, &msg).is_ok());
