@@ -1,6 +1,8 @@
 //! The report: medians over trials, the table with ratios, target verdicts, SVG and JSON.
 
-use crate::harness::{Kind, Latency, Outcome, Placement};
+use crate::harness::{Kind, Outcome, Placement};
+use mmring_testkit::latency::Latency;
+use mmring_testkit::probe;
 use std::fmt::Write as _;
 
 /// One run of one case for one transport.
@@ -133,6 +135,8 @@ pub fn summarise(records: &[Record]) -> Summary {
                     p999: m(|l| l.p999),
                     p9999: m(|l| l.p9999),
                     max: m(|l| l.max),
+                    min: m(|l| l.min),
+                    mean: m(|l| l.mean),
                 }),
                 rate: (!rates.is_empty()).then(|| {
                     (
@@ -241,11 +245,7 @@ pub fn table(s: &Summary, args: &str, place: Placement) -> String {
         ns(pmin),
         ns(pmax),
         probes.len(),
-        if pmed < 120.0 {
-            "the two CPUs look like SMT siblings"
-        } else {
-            "the two CPUs look like separate cores"
-        }
+        probe::Placement::of_round_trip(pmed).describe()
     );
     if s.of_kind(Kind::Rtt).next().is_some() {
         let _ = writeln!(
