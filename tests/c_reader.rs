@@ -3,25 +3,15 @@
 //! a ring that this library wrote, across the wrap point, and releases what it read.
 
 use mmring_testkit::stream::{fill, size_for};
-use std::process::Command;
+use std::path::Path;
 
 #[test]
 fn c_reader_from_the_spec_reads_our_ring() {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("ring_reader");
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/ring_reader.c");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=gnu11", "-O2", "-Wall", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(src)
-        .output()
-        .expect("a C compiler (cc) is needed for this test");
-    assert!(
-        out.status.success(),
-        "cc failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/ring_reader.c");
+    // A C compiler (cc) is needed for this test.
+    mmring_testkit::cc::compile(&exe, &[&src], &[]).unwrap();
 
     let path = dir.path().join("ring");
     let mut w = mmring::Writer::create(&path, 4096).unwrap();
@@ -42,18 +32,12 @@ fn c_reader_from_the_spec_reads_our_ring() {
         }
         // The C reader resumes from the cursor the previous run released.
         let n = seq - start;
-        let out = Command::new(&exe)
-            .arg(&path)
-            .arg(start.to_string())
-            .arg(n.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "C reader failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8(out.stdout).unwrap();
+        let args = [
+            path.clone().into_os_string(),
+            start.to_string().into(),
+            n.to_string().into(),
+        ];
+        let line = mmring_testkit::cc::run(&exe, args).unwrap();
         assert_eq!(
             line.trim(),
             format!("received={n} bytes={bytes} seqsum={seqsum}")

@@ -9,11 +9,13 @@
 //!   from SMT siblings.
 //! - [`latency`]: latency histograms and their percentile summary.
 //! - [`child`]: this program re-executed as a child process, killed if abandoned.
+//! - [`cc`]: building the C programs that check the documents against the code.
 //!
 //! Linux only (`sched_setaffinity`, `/sys/devices/system/cpu`).
 
 #![forbid(unsafe_code)]
 
+pub mod cc;
 pub mod child;
 pub mod cpu;
 pub mod latency;

@@ -2,8 +2,9 @@
 //! the block is compiled exactly as the document shows it, driven by `tests/c/stream_main.c`,
 //! and its lengths, bytes and checksums are compared with this crate's.
 
+use mmring_testkit::cc;
 use mmring_testkit::stream::{fill, size_for, Checksum};
-use std::process::Command;
+use std::path::Path;
 
 /// The one ```c block of the specification.
 fn c_block() -> &'static str {
@@ -30,21 +31,9 @@ fn the_c_code_of_the_spec_reproduces_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("stream.h"), c_block()).unwrap();
     let exe = dir.path().join("stream_main");
-    let main = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/stream_main.c");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&exe)
-        .arg(main)
-        .output()
-        .expect("a C compiler (cc) is needed for this test");
-    assert!(
-        out.status.success(),
-        "cc failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let main = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/stream_main.c");
+    // A C compiler (cc) is needed for this test.
+    cc::compile(&exe, &[&main], &[dir.path()]).unwrap();
     // The writer example's default lengths, fixed lengths with and without a short last
     // word, and long messages.
     for (count, min, max) in [
@@ -53,17 +42,9 @@ fn the_c_code_of_the_spec_reproduces_the_stream() {
         (500, 9, 17),
         (300, 1000, 4000),
     ] {
-        let out = Command::new(&exe)
-            .args([count.to_string(), min.to_string(), max.to_string()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "C stream ({count}, {min}..={max}) failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = cc::run(&exe, [count, min as u64, max as u64].map(|n| n.to_string())).unwrap();
         assert_eq!(
-            String::from_utf8(out.stdout).unwrap().trim(),
+            out.trim(),
             rust_line(count, min, max),
             "{count} messages of {min}..={max} bytes"
         );
