@@ -9,11 +9,13 @@
 //! process (this same program, re-executed with a role), checks every byte of every message in
 //! the reader, and prints throughput (msgs/s, GB/s) and round-trip latency percentiles.
 
-use hdrhistogram::Histogram;
-use mmring::stream::{fill, verify, Checksum};
 use mmring::{RingOptions, WaitStrategy};
+use mmring_testkit::child::SelfChild;
+use mmring_testkit::cpu;
+use mmring_testkit::latency::LatencyHistogram;
+use mmring_testkit::stream::{fill, verify, Checksum};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 const STREAM_CAPACITY: u64 = 4 << 20;
@@ -21,15 +23,13 @@ const PING_CAPACITY: u64 = 64 << 10;
 const ROUND_TRIPS: u64 = 200_000;
 const WARM_UP: u64 = 20_000;
 
-fn pin(cpu: usize) {
-    let mut set = nix::sched::CpuSet::new();
-    // Online CPUs, not `available_parallelism`: that one honours the affinity mask this process
-    // inherited, and a child of a pinned parent would then see a single CPU and stay on it.
-    // SAFETY: `sysconf` only reads a system constant.
-    let cpus = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1);
-    if cpus >= 2 && set.set(cpu % cpus).is_ok() {
+/// Pins this process to the first (`side` 0) or the second (`side` 1) online CPU. The choice
+/// ignores the affinity mask this process inherited: a child of the pinned parent still finds
+/// two CPUs.
+fn pin(side: usize) {
+    if let Some((a, b)) = cpu::two_cpus() {
         // Best effort: a failure only costs a noisier measurement.
-        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+        let _ = cpu::pin(if side == 0 { a } else { b });
     }
 }
 
@@ -84,15 +84,12 @@ fn echo(dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
     }
 }
 
-fn run_child(args: &[&str]) -> Result<std::process::Child, Box<dyn std::error::Error>> {
-    Ok(Command::new(std::env::current_exe()?)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()?)
+fn run_child(args: &[&str]) -> Result<SelfChild, Box<dyn std::error::Error>> {
+    Ok(SelfChild::spawn(args, Stdio::piped())?)
 }
 
-fn finish(child: std::process::Child, role: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let out = child.wait_with_output()?;
+fn finish(child: SelfChild, role: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let out = child.wait()?;
     if !out.status.success() {
         return Err(format!("{role} process failed: {}", out.status).into());
     }
@@ -146,7 +143,7 @@ fn main_job(messages: u64, size: usize) -> Result<(), Box<dyn std::error::Error>
         let echo_child = run_child(&["--role", "echo", d])?;
         let mut tx = spin_opts().open_writer(dir.join("ping.ring"))?;
         let mut rx = spin_opts().open_reader(dir.join("pong.ring"))?;
-        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+        let mut hist = LatencyHistogram::new();
         let mut msg = vec![0u8; 64];
         // Bounded in time too: on a machine whose cores are busy with other work, two pinned
         // spinning processes can be descheduled for whole scheduler ticks.
@@ -163,22 +160,19 @@ fn main_job(messages: u64, size: usize) -> Result<(), Box<dyn std::error::Error>
             let t = Instant::now();
             tx.send(&msg)?;
             let back = rx.recv_timeout(Duration::from_secs(10))?;
-            let ns = t.elapsed().as_nanos() as u64;
+            let rtt = t.elapsed();
             verify(i, &back)?;
             drop(back);
             if i >= warm_up {
-                hist.record(ns.max(1))?;
+                hist.record(rtt);
             }
         }
         drop(tx);
         finish(echo_child, "echo")?;
+        let l = hist.summary();
         println!(
-            "  round trip (64 B, busy-spin, {} samples): p50 {} ns, p99 {} ns, p99.9 {} ns, max {} ns",
-            hist.len(),
-            hist.value_at_quantile(0.5),
-            hist.value_at_quantile(0.99),
-            hist.value_at_quantile(0.999),
-            hist.max()
+            "  round trip (64 B, busy-spin, {} samples): p50 {:.0} ns, p99 {:.0} ns, p99.9 {:.0} ns, max {:.0} ns",
+            l.samples, l.p50, l.p99, l.p999, l.max
         );
         Ok(())
     })();

@@ -8,8 +8,8 @@
 //! `received=N bytes=B checksum=HEX`. Exits 1 on any lost, duplicated, reordered or damaged
 //! message, and 3 if the writer went away (exited or died) before sending COUNT messages.
 
-use mmring::stream::{verify, Checksum};
 use mmring::{Reader, RecvError};
+use mmring_testkit::stream::{verify, Checksum};
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {

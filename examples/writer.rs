@@ -8,14 +8,14 @@
 //! `sent=N bytes=B checksum=HEX`; the reader prints the same checksum for the same stream.
 //! PATH is created if missing (use a fresh path, or one this pair used before).
 
-use mmring::stream::{fill, size_for, Checksum};
 use mmring::Writer;
+use mmring_testkit::stream::{fill, size_for, Checksum};
 use std::process::ExitCode;
 
 fn parse_range(s: &str) -> Option<(usize, usize)> {
     let (a, b) = s.split_once("..")?;
     let (min, max) = (a.parse().ok()?, b.trim_start_matches('=').parse().ok()?);
-    (min >= mmring::stream::MIN_LEN && min <= max).then_some((min, max))
+    (min >= mmring_testkit::stream::MIN_LEN && min <= max).then_some((min, max))
 }
 
 fn usage() -> ExitCode {

@@ -5,7 +5,7 @@
 //! run under AddressSanitizer and UndefinedBehaviorSanitizer).
 
 use mmring::layout::{data_offset, message_word, padding_word, READER_TABLE_OFFSET};
-use mmring::stream::{fill, size_for};
+use mmring_testkit::stream::{fill, size_for};
 use mmring::{RingOptions, WaitStrategy};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};

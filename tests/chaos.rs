@@ -16,8 +16,8 @@
 mod common;
 
 use common::{env, env_u64, mono_ns, proc_cpu_time, Proc, Rng};
-use mmring::stream::{fill, seq_of, size_for, verify};
 use mmring::{Reader, RecvError, SendError, Writer, WriterStatus};
+use mmring_testkit::stream::{fill, seq_of, size_for, verify};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

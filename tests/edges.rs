@@ -3,11 +3,11 @@
 //! messages, batches (one cursor publication each), timeouts and the three wait strategies.
 
 use mmring::layout::{max_message_len, record_size};
-use mmring::stream::{fill, size_for, verify};
 use mmring::{
     Reader, RecvError, RingOptions, SendError, TryRecvError, TrySendError, WaitStrategy, Writer,
     WriterStatus,
 };
+use mmring_testkit::stream::{fill, size_for, verify};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -233,7 +233,7 @@ fn full_and_empty_edges_match_the_model_exactly() {
     let mut x = 0x1234_5678u64;
     let (mut full, mut sent) = (0u32, 0u32);
     for i in 0..60_000u64 {
-        x = mmring::stream::mix(x);
+        x = mmring_testkit::stream::mix(x);
         let len = match x % 10 {
             0 => 0,
             1 => max_message_len(cap) as usize,

@@ -9,8 +9,8 @@ mod common;
 
 use common::{env, env_u64, Proc};
 use mmring::fork::{fork_reader_parent, fork_writer_parent, Forked};
-use mmring::stream::{fill, size_for, verify, Checksum};
 use mmring::{OpenError, Reader, RecvError, Side, TryRecvError, Writer};
+use mmring_testkit::stream::{fill, size_for, verify, Checksum};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -279,7 +279,7 @@ impl Rng {
     /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(1);
-        mmring::stream::mix(self.0)
+        mmring_testkit::stream::mix(self.0)
     }
 
     /// A number in `lo..=hi`.

@@ -1,14 +1,18 @@
-//! Process spawning, CPU pinning, the shared measurement loops, and result types.
+//! Process spawning, the shared measurement loops, and result types.
 //!
 //! The parent process runs one side of each case and re-executes `current_exe()` with a hidden
-//! `__child` argument for the other side. Both sides are pinned to different CPUs. Every
-//! transport plugs into the same loops through [`Sender`] and [`Receiver`], so warm-up, clocks,
-//! sequence checks and stop messages are identical for all of them.
+//! `__child` argument for the other side. Both sides are pinned to different CPUs (pinning, the
+//! choice of CPUs, the placement probe and latency histograms come from `mmring-testkit`).
+//! Every transport plugs into the same loops through [`Sender`] and [`Receiver`], so warm-up,
+//! clocks, sequence checks and stop messages are identical for all of them.
 
-use hdrhistogram::Histogram;
+use mmring_testkit::child::SelfChild;
+use mmring_testkit::cpu;
+use mmring_testkit::latency::{Latency, LatencyHistogram};
+use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The sequence number that ends a stream or a ping-pong.
@@ -93,40 +97,6 @@ impl Case {
     }
 }
 
-/// Latency percentiles of one run, in nanoseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Latency {
-    /// Number of round trips recorded (after warm-up).
-    pub samples: u64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// 99.99th percentile.
-    pub p9999: f64,
-    /// Largest.
-    pub max: f64,
-}
-
-impl Latency {
-    /// Summarises a histogram of nanoseconds.
-    pub fn of(h: &Histogram<u64>) -> Latency {
-        Latency {
-            samples: h.len(),
-            p50: h.value_at_quantile(0.5) as f64,
-            p90: h.value_at_quantile(0.9) as f64,
-            p99: h.value_at_quantile(0.99) as f64,
-            p999: h.value_at_quantile(0.999) as f64,
-            p9999: h.value_at_quantile(0.9999) as f64,
-            max: h.max() as f64,
-        }
-    }
-}
-
 /// What one run of a case produced.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
@@ -146,11 +116,6 @@ pub enum Outcome {
         /// CPU time / wall time.
         fraction: f64,
     },
-}
-
-/// A new histogram for nanosecond round trips (1 ns to 60 s, 3 significant digits).
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
 }
 
 /// Gives up when a peer stops answering: checks the clock every few thousand ticks.
@@ -296,7 +261,7 @@ pub fn rtt_ping<S: Sender, R: Receiver>(
     let mut tmpl = vec![0u8; case.size];
     let mut buf = vec![0u8; case.size];
     let mut wd = Watchdog::new(case.deadline());
-    let mut h = histogram();
+    let mut h = LatencyHistogram::new();
     let start = Instant::now();
     let mut seq = 0u64;
     loop {
@@ -317,15 +282,14 @@ pub fn rtt_ping<S: Sender, R: Receiver>(
         seq += 1;
         let since = t1 - start;
         if since >= case.warmup {
-            h.record((t1 - t0).as_nanos().max(1) as u64)
-                .map_err(|e| bad(e.to_string()))?;
+            h.record(t1 - t0);
             if since >= case.warmup + case.measure {
                 break;
             }
         }
     }
     send_one(s, &mut tmpl, STOP, &mut wd)?;
-    Ok(Latency::of(&h))
+    Ok(h.summary())
 }
 
 /// The answering side of a round-trip case: echoes every ping until STOP.
@@ -460,37 +424,6 @@ pub fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// The CPUs this process may run on.
-pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity fills it.
-    let set = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        set
-    };
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `c` is below CPU_SETSIZE, within the set.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
-}
-
-/// Pins the calling thread (and so a single-threaded process) to `cpu`.
-pub fn pin(cpu: usize) -> io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays within it for any cpu
-    // below CPU_SETSIZE, which the caller's cpu (from `allowed_cpus`) is.
-    let rc = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// A fresh directory for one run's files: in /dev/shm when it exists (RAM), else the temp dir.
 pub fn scratch_dir(tag: &str) -> io::Result<PathBuf> {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -517,45 +450,33 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// The first two allowed CPUs, or no pinning when there is only one.
+    /// The first two online CPUs, or no pinning when only one is online.
     pub fn detect() -> Placement {
-        let cpus = allowed_cpus();
-        if cpus.len() >= 2 {
-            Placement {
-                parent: Some(cpus[0]),
-                child: Some(cpus[1]),
-            }
-        } else {
-            Placement {
-                parent: None,
-                child: None,
-            }
+        let pair = cpu::two_cpus();
+        Placement {
+            parent: pair.map(|p| p.0),
+            child: pair.map(|p| p.1),
         }
     }
 }
 
-/// Starts the other side of `case` for `transport` as a child process.
+/// Starts the other side of `case` for `transport` as a child process (killed if dropped).
 pub fn spawn_child(
     transport: &str,
     case: &Case,
     dir: &Path,
     cpu: Option<usize>,
-) -> io::Result<Child> {
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("__child")
-        .arg(transport)
-        .args(case.args())
-        .arg(dir)
-        .arg(cpu.map_or("-".to_string(), |c| c.to_string()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    cmd.spawn()
+) -> io::Result<SelfChild> {
+    let mut args: Vec<OsString> = vec!["__child".into(), transport.into()];
+    args.extend(case.args().into_iter().map(OsString::from));
+    args.push(dir.into());
+    args.push(cpu.map_or("-".to_string(), |c| c.to_string()).into());
+    SelfChild::spawn(args, Stdio::piped())
 }
 
 /// Waits for a child; its stdout's `RESULT` lines, or an error if it failed.
-pub fn finish_child(child: Child, what: &str) -> io::Result<Vec<String>> {
-    let out = child.wait_with_output()?;
+pub fn finish_child(child: SelfChild, what: &str) -> io::Result<Vec<String>> {
+    let out = child.wait()?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
             "{what}: child side failed ({})",

@@ -7,8 +7,9 @@
 //!
 //! The parent process runs the measuring side of every case and starts the other side as a
 //! child (a re-execution of this binary with a hidden `__child` argument), the two pinned to
-//! different CPUs. Before each case and trial, a short cache-line ping-pong (the floor probe)
-//! records the placement, since a host may run the two vCPUs on SMT siblings. Each figure is
+//! the first two online CPUs. Before each case and trial, a short cache-line ping-pong between
+//! two threads on those CPUs (the floor probe, `mmring_testkit::probe`) records the placement,
+//! since a host may run the two vCPUs on SMT siblings. Each figure is
 //! the median of `--trials` runs; the report prints every figure with its ratio to the floor
 //! and to each peer, and the verdict on each target.
 
@@ -19,6 +20,7 @@ mod report;
 mod transport;
 
 use harness::{Case, Kind, Outcome, Placement};
+use mmring_testkit::{cpu, probe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -134,7 +136,7 @@ fn child_main(args: &[String]) -> ExitCode {
         let case = Case::from_args(rest).ok_or("bad case arguments")?;
         let dir = rest.get(4).ok_or("missing directory")?;
         if let Some(cpu) = rest.get(5).and_then(|c| c.parse::<usize>().ok()) {
-            harness::pin(cpu).map_err(|e| format!("pinning to CPU {cpu}: {e}"))?;
+            cpu::pin(cpu).map_err(|e| format!("pinning to CPU {cpu}: {e}"))?;
         }
         t.child(Path::new(dir), &case)
             .map_err(|e| format!("{name} {}: {e}", case.kind.name()))
@@ -155,19 +157,12 @@ fn run_one(t: &dyn Transport, case: &Case, place: Placement) -> Result<Outcome, 
     let result = (|| {
         t.prepare(&dir, case)
             .map_err(|e| format!("{what}: prepare: {e}"))?;
-        let mut child = harness::spawn_child(t.name(), case, &dir, place.child)
+        let child = harness::spawn_child(t.name(), case, &dir, place.child)
             .map_err(|e| format!("{what}: spawn: {e}"))?;
-        match t.parent(&dir, case) {
-            Ok(out) => {
-                harness::finish_child(child, &what).map_err(|e| e.to_string())?;
-                Ok(out)
-            }
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(format!("{what}: {e}"))
-            }
-        }
+        // On an error the child is dropped: killed and reaped.
+        let out = t.parent(&dir, case).map_err(|e| format!("{what}: {e}"))?;
+        harness::finish_child(child, &what).map_err(|e| e.to_string())?;
+        Ok(out)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -187,12 +182,12 @@ fn main() -> ExitCode {
     };
     let place = Placement::detect();
     if let Some(cpu) = place.parent {
-        if let Err(e) = harness::pin(cpu) {
+        if let Err(e) = cpu::pin(cpu) {
             eprintln!("mmring-bench: pinning to CPU {cpu}: {e}");
             return ExitCode::FAILURE;
         }
     } else {
-        eprintln!("mmring-bench: fewer than two CPUs allowed; running unpinned");
+        eprintln!("mmring-bench: fewer than two CPUs online; running unpinned");
     }
     let started = Instant::now();
     let mut records = Vec::new();
@@ -204,12 +199,11 @@ fn main() -> ExitCode {
             cases.push(case(kind, 8, args.quick));
         }
     }
-    let probe = transport::floor::Floor::probe_case();
+    let pair = place.parent.zip(place.child);
     for c in &cases {
         for trial in 0..args.trials {
-            let probe_ns = match run_one(&transport::floor::Floor, &probe, place) {
-                Ok(Outcome::Latency(l)) => l.p50,
-                Ok(_) => unreachable!("the floor measures latency"),
+            let probe_ns = match probe::round_trip(pair) {
+                Ok(l) => l.p50,
                 Err(e) => {
                     eprintln!("mmring-bench: floor probe failed: {e}");
                     return ExitCode::FAILURE;

@@ -1,6 +1,8 @@
 //! The report: medians over trials, the table with ratios, target verdicts, SVG and JSON.
 
-use crate::harness::{Kind, Latency, Outcome, Placement};
+use crate::harness::{Kind, Outcome, Placement};
+use mmring_testkit::latency::Latency;
+use mmring_testkit::probe;
 use std::fmt::Write as _;
 
 /// One run of one case for one transport.
@@ -133,6 +135,8 @@ pub fn summarise(records: &[Record]) -> Summary {
                     p999: m(|l| l.p999),
                     p9999: m(|l| l.p9999),
                     max: m(|l| l.max),
+                    min: m(|l| l.min),
+                    mean: m(|l| l.mean),
                 }),
                 rate: (!rates.is_empty()).then(|| {
                     (
@@ -241,11 +245,7 @@ pub fn table(s: &Summary, args: &str, place: Placement) -> String {
         ns(pmin),
         ns(pmax),
         probes.len(),
-        if pmed < 120.0 {
-            "the two CPUs look like SMT siblings"
-        } else {
-            "the two CPUs look like separate cores"
-        }
+        probe::Placement::of_round_trip(pmed).describe()
     );
     if s.of_kind(Kind::Rtt).next().is_some() {
         let _ = writeln!(
@@ -261,31 +261,35 @@ pub fn table(s: &Summary, args: &str, place: Placement) -> String {
             out,
             "### One-way streaming, every sequence number checked (median of trials)\n"
         );
+        // The batched baseline's column comes last, so the earlier columns keep their places.
         let _ = writeln!(
             out,
-            "| size | transport | M msgs/s | GB/s | this ÷ minimal-ring | mmring ÷ this |"
+            "| size | transport | M msgs/s | GB/s | this ÷ minimal-ring | mmring ÷ this | this ÷ minimal-ring-batched |"
         );
-        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
         for &size in &sizes {
-            let min = s
-                .row("minimal-ring", Kind::Stream, size)
-                .and_then(|r| r.rate)
-                .map_or(f64::NAN, |r| r.0);
-            let mm = s
-                .row("mmring", Kind::Stream, size)
-                .and_then(|r| r.rate)
-                .map_or(f64::NAN, |r| r.0);
+            let msgs_per_s = |t: &str| {
+                s.row(t, Kind::Stream, size)
+                    .and_then(|r| r.rate)
+                    .map_or(f64::NAN, |r| r.0)
+            };
+            let (min, min_batched) = (
+                msgs_per_s("minimal-ring"),
+                msgs_per_s("minimal-ring-batched"),
+            );
+            let mm = msgs_per_s("mmring");
             for r in s.of_kind(Kind::Stream).filter(|r| r.size == size) {
                 let Some((mps, bps)) = r.rate else { continue };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.2} | {:.3} | {} | {} |",
+                    "| {} | {} | {:.2} | {:.3} | {} | {} | {} |",
                     size,
                     r.transport,
                     mps / 1e6,
                     bps / 1e9,
                     ratio(mps, min),
-                    ratio(mm, mps)
+                    ratio(mm, mps),
+                    ratio(mps, min_batched)
                 );
             }
         }

@@ -43,7 +43,6 @@ mod options;
 mod os;
 mod reader;
 mod ring;
-pub mod stream;
 mod sync;
 mod wait;
 mod writer;

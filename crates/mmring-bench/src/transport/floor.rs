@@ -74,16 +74,6 @@ impl Floor {
             last: 0,
         })
     }
-
-    /// A short floor round trip, to tell cross-core from SMT-sibling placement.
-    pub fn probe_case() -> Case {
-        Case {
-            kind: Kind::Rtt,
-            size: 8,
-            warmup: std::time::Duration::from_millis(5),
-            measure: std::time::Duration::from_millis(20),
-        }
-    }
 }
 
 impl Transport for Floor {

@@ -39,7 +39,8 @@ pub trait Transport: Sync {
 pub fn all() -> Vec<&'static dyn Transport> {
     let mut v: Vec<&'static dyn Transport> = vec![
         &floor::Floor,
-        &minimal_ring::MinimalRing,
+        &minimal_ring::MinimalRing { batched: false },
+        &minimal_ring::MinimalRing { batched: true },
         &mmring::MMRING,
         &mmring::MMRING_1BY1,
     ];

@@ -7,16 +7,18 @@
 //! whose count the peer reports back at the end.
 
 mod peer;
-mod pin;
 mod report;
 
 use crate::cli::{BenchArgs, BenchMode};
 use crate::exit::{Code, Failure, Outcome};
-use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmring::{Reader, RecvError, RingOptions, TrySendError, WaitStrategy, Writer};
+use mmring_testkit::child::SelfChild;
+use mmring_testkit::cpu;
+use mmring_testkit::latency::LatencyHistogram;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 pub use peer::run as run_peer;
@@ -46,18 +48,13 @@ fn mode_name(mode: BenchMode) -> &'static str {
 /// The temporary directory and the peer process: removed and reaped however the run ends.
 struct Session {
     dir: PathBuf,
-    child: Option<Child>,
+    child: Option<SelfChild>,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // Our own child, by its pid: stop it if it is still running, and reap it.
-            if c.try_wait().ok().flatten().is_none() {
-                let _ = c.kill();
-            }
-            let _ = c.wait();
-        }
+        // The peer first (dropping it stops and reaps it), then its rings.
+        drop(self.child.take());
         for name in [PING, PONG, STREAM] {
             let _ = std::fs::remove_file(self.dir.join(name));
         }
@@ -81,7 +78,7 @@ fn fail(cause: impl std::fmt::Display) -> Failure {
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: &BenchArgs) -> Outcome {
-    let cpus = if args.no_pin { None } else { pin::two_cpus() };
+    let cpus = if args.no_pin { None } else { cpu::two_cpus() };
     let dir = bench_dir();
     std::fs::create_dir(&dir)
         .map_err(|e| Failure::new(Code::Ring, format!("{}: cannot create: {e}", dir.display())))?;
@@ -107,23 +104,21 @@ pub fn run(args: &BenchArgs) -> Outcome {
         ));
     }
 
-    let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find own binary: {e}")))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("bench-peer")
-        .arg(&dir)
-        .arg("--mode")
-        .arg(mode_name(args.mode))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    let mut peer_args: Vec<OsString> = vec![
+        "bench-peer".into(),
+        dir.clone().into(),
+        "--mode".into(),
+        mode_name(args.mode).into(),
+    ];
     if let Some((_, peer_cpu)) = cpus {
-        cmd.arg("--cpu").arg(peer_cpu.to_string());
+        peer_args.extend(["--cpu".into(), peer_cpu.to_string().into()]);
     }
     session.child = Some(
-        cmd.spawn()
+        SelfChild::spawn(peer_args, Stdio::null())
             .map_err(|e| fail(format!("cannot start the peer process: {e}")))?,
     );
     if let Some((own, _)) = cpus {
-        pin::to_cpu(own).map_err(|e| fail(format!("cannot pin to CPU {own}: {e}")))?;
+        cpu::pin(own).map_err(|e| fail(format!("cannot pin to CPU {own}: {e}")))?;
     }
 
     let opts = RingOptions::new().wait_strategy(strategy(args.mode));
@@ -157,10 +152,11 @@ pub fn run(args: &BenchArgs) -> Outcome {
     let (sent, elapsed) = stream_result?;
 
     drop((ping, stream, pong));
-    if let Some(mut c) = session.child.take() {
+    if let Some(c) = session.child.take() {
         let status = c
             .wait()
-            .map_err(|e| fail(format!("waiting for the peer: {e}")))?;
+            .map_err(|e| fail(format!("waiting for the peer: {e}")))?
+            .status;
         if !status.success() {
             return Err(fail(format!("the peer process failed ({status})")));
         }
@@ -206,8 +202,8 @@ fn ping_pong(
     phase: Duration,
     bar: &ProgressBar,
     bar_base: u64,
-) -> Result<Histogram<u64>, Failure> {
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(fail)?;
+) -> Result<LatencyHistogram, Failure> {
+    let mut hist = LatencyHistogram::new();
     let start = Instant::now();
     let end = start + phase;
     let mut seq = 1u64;
@@ -222,14 +218,13 @@ fn ping_pong(
             let m = pong
                 .recv()
                 .map_err(|e| fail(format!("the peer process: {e}")))?;
-            if mmring::stream::seq_of(&m) != Some(seq) {
+            if mmring_testkit::stream::seq_of(&m) != Some(seq) {
                 return Err(fail(format!(
                     "round trip {seq}: the echo is not the message sent"
                 )));
             }
         }
-        let rtt = t0.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
-        hist.saturating_record(rtt.max(1));
+        hist.record(t0.elapsed());
         seq += 1;
         if seq % 256 == 0 {
             let now = Instant::now();
@@ -255,7 +250,7 @@ fn streaming(
     bar_base: u64,
 ) -> Result<(u64, Duration), Failure> {
     let mut template = vec![0u8; size];
-    mmring::stream::fill(0, &mut template);
+    mmring_testkit::stream::fill(0, &mut template);
     let start = Instant::now();
     let end = start + phase;
     let mut seq = 0u64;

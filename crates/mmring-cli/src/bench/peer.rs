@@ -1,9 +1,10 @@
 //! The benchmark's peer process: echoes round trips, then counts and checks the stream.
 
-use super::{pin, strategy, PING, PONG, STREAM};
+use super::{strategy, PING, PONG, STREAM};
 use crate::cli::PeerArgs;
 use crate::exit::{Code, Failure, Outcome};
 use mmring::{RingOptions, TryRecvError};
+use mmring_testkit::cpu;
 
 fn fail(cause: impl std::fmt::Display) -> Failure {
     Failure::new(Code::Runtime, format!("bench peer: {cause}"))
@@ -14,7 +15,7 @@ pub fn run(args: &PeerArgs) -> Outcome {
     // Die with the parent even if it is killed before attaching to the rings.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     if let Some(cpu) = args.cpu {
-        pin::to_cpu(cpu).map_err(|e| fail(format!("cannot pin to CPU {cpu}: {e}")))?;
+        cpu::pin(cpu).map_err(|e| fail(format!("cannot pin to CPU {cpu}: {e}")))?;
     }
     let opts = RingOptions::new().wait_strategy(strategy(args.mode));
     let open_r = |n: &str| {

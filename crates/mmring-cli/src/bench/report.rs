@@ -1,7 +1,7 @@
 //! The benchmark's report: throughput, latency percentiles and a text histogram.
 
 use crate::units::human_bytes;
-use hdrhistogram::Histogram;
+use mmring_testkit::latency::LatencyHistogram;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ pub struct Report<'a> {
     /// Capacity of each ring.
     pub capacity: u64,
     /// Round-trip times in nanoseconds.
-    pub hist: &'a Histogram<u64>,
+    pub hist: &'a LatencyHistogram,
     /// Messages streamed (and counted by the peer).
     pub sent: u64,
     /// Time from the first streamed message to the peer's confirmation of the last.
@@ -55,26 +55,26 @@ pub fn render(r: &Report<'_>) -> String {
         r.mode,
         human_bytes(r.capacity)
     );
-    let h = r.hist;
+    let l = r.hist.summary();
     let _ = writeln!(
         s,
         "\nround trip (ping-pong), {} samples, ns:",
-        thousands(h.len())
+        thousands(l.samples)
     );
-    for (label, q) in [
-        ("p50", 0.50),
-        ("p90", 0.90),
-        ("p99", 0.99),
-        ("p99.9", 0.999),
-        ("p99.99", 0.9999),
+    for (label, v) in [
+        ("p50", l.p50),
+        ("p90", l.p90),
+        ("p99", l.p99),
+        ("p99.9", l.p999),
+        ("p99.99", l.p9999),
+        ("max", l.max),
+        ("min", l.min),
     ] {
-        let _ = writeln!(s, "  {label:<7}{:>12}", thousands(h.value_at_quantile(q)));
+        let _ = writeln!(s, "  {label:<7}{:>12}", thousands(v as u64));
     }
-    let _ = writeln!(s, "  {:<7}{:>12}", "max", thousands(h.max()));
-    let _ = writeln!(s, "  {:<7}{:>12}", "min", thousands(h.min()));
-    let _ = writeln!(s, "  {:<7}{:>12.0}", "mean", h.mean());
+    let _ = writeln!(s, "  {:<7}{:>12.0}", "mean", l.mean);
     let _ = writeln!(s, "\nround-trip histogram (ns, power-of-two buckets):");
-    s += &histogram_text(h, 40);
+    s += &histogram_text(r.hist, 40);
     let secs = r.elapsed.as_secs_f64();
     let rate = r.sent as f64 / secs;
     let mbs = rate * r.size as f64 / 1e6;
@@ -88,7 +88,8 @@ pub fn render(r: &Report<'_>) -> String {
 }
 
 /// One line per power-of-two bucket from the smallest to the largest sample.
-pub fn histogram_text(h: &Histogram<u64>, width: usize) -> String {
+pub fn histogram_text(h: &LatencyHistogram, width: usize) -> String {
+    let h = h.hdr();
     let mut s = String::new();
     if h.is_empty() {
         s += "  (no samples)\n";
@@ -129,6 +130,7 @@ pub fn histogram_text(h: &Histogram<u64>, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn numbers_and_buckets() {
@@ -136,9 +138,9 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
-        let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).unwrap();
+        let mut h = LatencyHistogram::new();
         for v in [300, 310, 320, 700] {
-            h.record(v).unwrap();
+            h.record(Duration::from_nanos(v));
         }
         let t = histogram_text(&h, 4);
         let lines: Vec<&str> = t.lines().collect();

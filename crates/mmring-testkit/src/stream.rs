@@ -1,22 +1,4 @@
-//! Self-verifying message streams, for examples, tests and benchmarks.
-//!
-//! Message `seq` starts with `seq` as a little-endian `u64`; the rest of its bytes follow from
-//! `seq` alone, so a reader can check every byte without knowing the writer's settings.
-//! [`size_for`] picks a pseudo-random size from `seq` within a range. [`Checksum`] folds a
-//! stream into one number that both ends compute the same way (it covers lengths too).
-//!
-//! ```
-//! use mmring_core::stream::{fill, verify, Checksum};
-//! let mut msg = vec![0u8; 40];
-//! fill(7, &mut msg);
-//! assert!(verify(7, &msg).is_ok());
-//! msg[20] ^= 1;
-//! assert!(verify(7, &msg).is_err());
-//! let (mut a, mut b) = (Checksum::new(), Checksum::new());
-//! a.update(&msg);
-//! b.update(&msg);
-//! assert_eq!(a.value(), b.value());
-//! ```
+#![doc = include_str!("stream.md")]
 
 use std::fmt;
 
