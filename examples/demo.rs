@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const STREAM_CAPACITY: u64 = 4 << 20;
-const PING_CAPACITY: u64 = 64 << 10;
+const STREAM_CAPACITY: usize = 4 << 20;
+const PING_CAPACITY: usize = 64 << 10;
 const ROUND_TRIPS: u64 = 200_000;
 const WARM_UP: u64 = 20_000;
 
