@@ -77,14 +77,15 @@ pub enum WriterStatus {
     Gone,
 }
 
-/// The next message or nothing; on nothing, gives consumed space back (the reader is idle, so
-/// the writer should have it) and reports a truncated file.
+/// The next message or nothing; on nothing, reports a truncated file and (unless inside a
+/// batch, whose messages go back only when it ends) gives consumed space back: the reader is
+/// idle, so the writer should have it.
 #[inline(always)]
-fn poll(cons: &mut Consumer, h: &Handle) -> Result<Option<Peeked>, Corrupt> {
+fn poll(cons: &mut Consumer, h: &Handle, in_batch: bool) -> Result<Option<Peeked>, Corrupt> {
     let p = cons.peek(&h.shared)?;
     if p.is_none() {
         h.shared.check_truncated()?;
-        if cons.release(&h.shared) {
+        if !in_batch && cons.release(&h.shared) {
             wake_writer(&h.shared, &h.region);
         }
     }
@@ -270,8 +271,13 @@ impl Reader {
 
     #[inline(always)]
     fn peek(&mut self) -> Result<Option<Peeked>, Corrupt> {
+        self.peek_in(false)
+    }
+
+    #[inline(always)]
+    fn peek_in(&mut self, in_batch: bool) -> Result<Option<Peeked>, Corrupt> {
         self.h.check()?;
-        poll(&mut self.cons, &self.h).map_err(|c| self.h.poison(c))
+        poll(&mut self.cons, &self.h, in_batch).map_err(|c| self.h.poison(c))
     }
 
     #[inline(always)]
@@ -385,7 +391,7 @@ impl Reader {
         }
         let strategy = self.h.strategy;
         let cons = &mut self.cons;
-        match wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h)) {
+        match wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h, false)) {
             Ok(p) => Ok(p),
             Err(Blocked::Timeout) => Err(RecvError::Timeout),
             Err(Blocked::Disconnected) => match self.cons.check_empty(&self.h.shared) {
@@ -728,7 +734,7 @@ impl Batch<'_> {
     #[inline]
     pub fn next(&mut self) -> Result<Option<&[u8]>, TryRecvError> {
         self.current = None;
-        match self.reader.peek()? {
+        match self.reader.peek_in(true)? {
             Some(p) => {
                 self.reader.cons.consume(p.next);
                 self.count += 1;
