@@ -76,7 +76,8 @@ pub enum Command {
             with status 3. A writer that had already gone before tail attached does not count: \
             tail prints what it left, then a plain tail exits 0 and --count or --follow wait \
             for the next writer. Printed messages are consumed: their space goes back to the \
-            writer.",
+            writer once their lines have been written to standard output, so a tail that is \
+            killed loses nothing (the next one prints again at most the last 512 lines).",
         after_help = format!(
             "Examples:\n  mmring tail /dev/shm/r                      # what is there now\n  mmring tail /dev/shm/r --count 1000000 | md5sum\n  mmring tail /dev/shm/r --follow --format json\n\n{}",
             crate::exit::EXIT_CODES
