@@ -111,7 +111,8 @@ pub struct CreateArgs {
     /// The longest message is half of it minus 8 bytes.
     #[arg(long, short, value_name = "SIZE", value_parser = parse_capacity)]
     pub capacity: u64,
-    /// Permission bits of the file, in octal (applied exactly, whatever the umask).
+    /// Permission bits of the file, in octal, at most 777 (applied exactly, whatever the
+    /// umask; set-uid, set-gid and sticky bits are refused).
     #[arg(long, short, value_name = "OCTAL", default_value = "600", value_parser = parse_mode)]
     pub mode: u32,
 }
@@ -134,7 +135,7 @@ pub struct RingArgs {
     /// Create the ring with this capacity if nothing is at PATH (otherwise it must exist).
     #[arg(long, value_name = "SIZE", value_parser = parse_capacity)]
     pub create: Option<u64>,
-    /// Permission bits (octal) of a ring made by --create.
+    /// Permission bits (octal, at most 777) of a ring made by --create.
     #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_mode, requires = "create")]
     pub mode: u32,
     /// Give up with status 5 after waiting this long for room (send) or for the writer or the

@@ -97,6 +97,13 @@ pub enum OpenError {
     /// The requested capacity is not a power of two between 64 bytes and 4 GiB.
     #[error("invalid capacity {0}: must be a power of two between 64 bytes and 4 GiB")]
     InvalidCapacity(u64),
+    /// The mode asked for a created file has bits other than the permission bits (`0o777`):
+    /// set-uid, set-gid and sticky bits are refused rather than silently dropped.
+    #[error("invalid mode {mode:o}: only permission bits (0o777) are allowed; set-uid, set-gid and sticky bits are refused")]
+    InvalidMode {
+        /// The mode given to [`RingOptions::mode`](crate::RingOptions::mode).
+        mode: u32,
+    },
     /// `create` found a file already at the path.
     #[error("{}: file already exists", path.display())]
     AlreadyExists {

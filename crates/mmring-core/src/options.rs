@@ -75,9 +75,15 @@ impl RingOptions {
 
     /// Permission bits of a created file (default `0o600`: only our user). Applied exactly,
     /// whatever the umask.
+    ///
+    /// Only the permission bits `0o777` may be set: creating a ring (`create`,
+    /// `create_if_missing`, `create_unattached`, `anonymous`) with any other bit (set-uid
+    /// `0o4000`, set-gid `0o2000`, sticky `0o1000`, or beyond) fails with
+    /// [`OpenError::InvalidMode`], whether or not a file is already at the path. Opening an
+    /// existing ring without creating ignores the mode.
     #[cfg(not(loom))]
     pub fn mode(mut self, mode: u32) -> Self {
-        self.params.mode = mode & 0o7777;
+        self.params.mode = mode;
         self
     }
 
@@ -155,9 +161,11 @@ impl RingOptions {
     /// [`crate::fork`]) or used by two threads.
     ///
     /// # Errors
-    /// [`OpenError::InvalidCapacity`], [`OpenError::NoSpace`], or an [`OpenError::Io`].
+    /// [`OpenError::InvalidCapacity`], [`OpenError::InvalidMode`], [`OpenError::NoSpace`], or
+    /// an [`OpenError::Io`].
     #[cfg(not(loom))]
     pub fn anonymous(&self, capacity: u64) -> Result<(Writer, Reader), OpenError> {
+        self.params.check_mode()?;
         let (w, r) = region::anonymous_pair(capacity)?;
         Ok((Writer::attach(w, self.wait)?, Reader::attach(r, self.wait)?))
     }

@@ -36,8 +36,24 @@ pub(crate) struct OpenParams {
     pub init_timeout: Duration,
 }
 
+impl OpenParams {
+    /// Refuses a creation mode with bits other than the permission bits (set-uid, set-gid,
+    /// sticky, or beyond), instead of silently dropping them.
+    pub(crate) fn check_mode(&self) -> Result<(), OpenError> {
+        if self.mode & !0o777 != 0 {
+            return Err(OpenError::InvalidMode { mode: self.mode });
+        }
+        Ok(())
+    }
+}
+
 /// Creates or opens the ring at `path` as `params` say.
 pub(crate) fn open_path(path: &Path, params: &OpenParams) -> Result<Region, OpenError> {
+    if params.create != CreateMode::Never {
+        // Checked before looking at the path, so that `IfMissing` fails alike whether or not
+        // a file is there.
+        params.check_mode()?;
+    }
     match params.create {
         CreateMode::Never => open_existing(path, params),
         CreateMode::Always(cap) => create(path, cap, params),
