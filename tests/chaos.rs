@@ -680,10 +680,17 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
 }
 
 /// Whether the (single-threaded) process `pid` is asleep in `futex(2)` waiting
-/// (`FUTEX_WAIT` or `FUTEX_WAIT_BITSET`). `/proc/PID/syscall` shows the system call a blocked
-/// task is in and its arguments, or `running` while the task is runnable: a task woken by
-/// `FUTEX_WAKE` reads as running from the moment the wake system call has returned.
+/// (`FUTEX_WAIT` or `FUTEX_WAIT_BITSET`) and has not been woken.
+///
+/// Two looks, in this order. `/proc/PID/stat` says `S` only while the task sleeps: a waker sets
+/// the state to `TASK_WAKING` (shown as `R`) before its wake system call returns. Then
+/// `/proc/PID/syscall` names the system call the task is blocked in and its arguments (it still
+/// shows the futex while the task is `TASK_WAKING`, so it cannot tell woken from asleep by
+/// itself). If the task woke between the two looks, the second says `running`.
 fn asleep_in_futex_wait(pid: i32) -> bool {
+    if process_state(pid) != 'S' {
+        return false;
+    }
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
         return false;
     };
@@ -776,8 +783,9 @@ fn a_parked_reader_wakes_promptly_and_idles_without_cpu() {
         wait_parked(pid, "the reader", reader_waiting);
         w.send(&mono_ns().to_le_bytes()).unwrap();
         // `send` returns after its wake system call. A lost wake-up leaves the reader asleep
-        // with the message unread until its next probe; a woken reader is runnable, and one
-        // that has already gone back to sleep has released the message first.
+        // with the message unread until its next probe; a woken reader is not asleep (see
+        // `asleep_in_futex_wait`), and one that has gone back to sleep since has released the
+        // message first. (Looked at in that order: asleep, then the cursors.)
         let asleep = asleep_in_futex_wait(pid);
         let info = mmring::inspect(&path).unwrap();
         assert!(
