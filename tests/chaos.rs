@@ -5,7 +5,9 @@
 //! - a reader `SIGKILL`ed at random moments, 100 times: each new reader resumes at the last
 //!   message its predecessor received (if that one was not released yet) or the one after;
 //! - a `SIGSTOP`ped writer or reader is not reported dead, and continues after `SIGCONT`;
-//! - a parked reader wakes promptly, and a parked reader or writer uses next to no CPU;
+//! - a parked reader asleep on its futex is woken by a send (never left asleep with the message
+//!   unread), and an idle parked reader or writer sleeps in the kernel, waking only for its
+//!   liveness probes;
 //! - a writer blocked on a full ring gets `Disconnected` when its reader is killed, a blocked
 //!   reader when its writer is killed;
 //! - `flush` writes a file ring's dirty pages back (`msync`);
@@ -677,6 +679,92 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
     sorted[(sorted.len() - 1) * p / 100]
 }
 
+/// Whether the (single-threaded) process `pid` is asleep in `futex(2)` waiting
+/// (`FUTEX_WAIT` or `FUTEX_WAIT_BITSET`) and has not been woken.
+///
+/// Two looks, in this order. `/proc/PID/stat` says `S` only while the task sleeps: a waker sets
+/// the state to `TASK_WAKING` (shown as `R`) before its wake system call returns. Then
+/// `/proc/PID/syscall` names the system call the task is blocked in and its arguments (it still
+/// shows the futex while the task is `TASK_WAKING`, so it cannot tell woken from asleep by
+/// itself). If the task woke between the two looks, the second says `running`.
+fn asleep_in_futex_wait(pid: i32) -> bool {
+    if process_state(pid) != 'S' {
+        return false;
+    }
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let mut f = s.split_whitespace();
+    let nr = f.next().and_then(|n| n.parse::<i64>().ok());
+    let op = f
+        .nth(1)
+        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
+    // The command without FUTEX_PRIVATE_FLAG (128) and FUTEX_CLOCK_REALTIME (256).
+    nr == Some(libc::SYS_futex) && matches!(op.map(|o| o & 127), Some(0 | 9))
+}
+
+/// Waits until `pid` is asleep in `futex(2)` and `parked` (read from the header) holds.
+fn wait_parked(pid: i32, what: &str, parked: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !(asleep_in_futex_wait(pid) && parked()) {
+        assert!(t.elapsed() < LONG, "{what} never parked on its futex");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Voluntary context switches of process `pid` so far: one each time it blocks (each futex
+/// sleep), none for being preempted or for `sched_yield`.
+fn voluntary_switches(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches in /proc/PID/status")
+}
+
+/// Watches a side that waits on an idle ring for `window`: it must be asleep in `futex(2)`,
+/// go back to sleep whenever it is found awake, and block no more often than its liveness
+/// probe schedule allows. Its CPU time is printed, not judged.
+///
+/// The wake bound is exact, not a tolerance: after each deep probe the side sleeps until the
+/// next one is due, `PROBE_INTERVAL` after it, and a futex timeout never expires early, so two
+/// sleeps end at least `PROBE_INTERVAL` apart. A window of `wall` therefore holds at most
+/// `wall / PROBE_INTERVAL + 1` sleep ends and one more start. A loaded machine only makes the
+/// side wake later (fewer switches), never more often.
+fn assert_idle_asleep(pid: i32, what: &str, window: Duration, parked: impl Fn() -> bool) {
+    wait_parked(pid, what, &parked);
+    let t0 = Instant::now();
+    let (sw0, cpu0) = (voluntary_switches(pid), proc_cpu_time(pid));
+    let mut looks = 0;
+    let mut found_awake = 0;
+    while t0.elapsed() < window {
+        // Pacing the looks, not waiting for anything.
+        std::thread::sleep(Duration::from_millis(10));
+        looks += 1;
+        if !asleep_in_futex_wait(pid) {
+            // Probing, or woken and not yet scheduled: it must go back to sleep by itself.
+            found_awake += 1;
+            wait_parked(pid, what, &parked);
+        }
+    }
+    let (sw1, cpu1) = (voluntary_switches(pid), proc_cpu_time(pid));
+    let wall = t0.elapsed();
+    let wakes = sw1 - sw0;
+    let bound = (wall.as_nanos() / mmring::PROBE_INTERVAL.as_nanos()) as u64 + 2;
+    println!(
+        "{what}: asleep in futex_wait at {} of {looks} looks (back asleep after the others); \
+         {wakes} sleeps in {wall:?} (probe schedule allows {bound}); {:?} CPU ({:.2}%)",
+        looks - found_awake,
+        cpu1 - cpu0,
+        (cpu1 - cpu0).as_secs_f64() / wall.as_secs_f64() * 100.0
+    );
+    assert!(
+        wakes <= bound,
+        "{what} blocked {wakes} times in {wall:?}: more often than its liveness probes"
+    );
+}
+
 #[test]
 fn a_parked_reader_wakes_promptly_and_idles_without_cpu() {
     let mut rng = Rng::from_env("wake latency");
@@ -686,13 +774,27 @@ fn a_parked_reader_wakes_promptly_and_idles_without_cpu() {
     let mut p = Proc::role("latency-reader", &[ring_env(&path)]);
     p.expect_line("attached", LONG);
     let pid = p.pid();
+    let reader_waiting = || mmring::inspect(&path).unwrap().reader.waiting;
     let mut lat = Vec::new();
-    for _ in 0..30 {
-        // Long enough for the reader to park (it spins 50 µs, then sleeps on the futex).
-        std::thread::sleep(Duration::from_millis(rng.range(25, 45)));
-        // It also wakes every 20 ms to probe the writer's liveness: send while it sleeps.
-        wait_for_state(pid, 'S');
+    for round in 0..30 {
+        // Land the sends at varied points of the reader's 20 ms probe cycle, each while the
+        // reader is asleep in the kernel on its futex, having announced it in the header.
+        std::thread::sleep(Duration::from_millis(rng.range(0, 20)));
+        wait_parked(pid, "the reader", reader_waiting);
         w.send(&mono_ns().to_le_bytes()).unwrap();
+        // `send` returns after its wake system call. A lost wake-up leaves the reader asleep
+        // with the message unread until its next probe; a woken reader is not asleep (see
+        // `asleep_in_futex_wait`), and one that has gone back to sleep since has released the
+        // message first. (Looked at in that order: asleep, then the cursors.)
+        let asleep = asleep_in_futex_wait(pid);
+        let info = mmring::inspect(&path).unwrap();
+        assert!(
+            !asleep || info.read_pos == info.write_pos,
+            "round {round}: the reader is still asleep after the send, its message unread \
+             (read_pos {}, write_pos {}): a lost wake-up",
+            info.read_pos,
+            info.write_pos
+        );
         let line = p.line(LONG).unwrap();
         lat.push(line.strip_prefix("lat ").unwrap().parse::<u64>().unwrap());
     }
@@ -707,28 +809,16 @@ fn a_parked_reader_wakes_promptly_and_idles_without_cpu() {
         us(percentile(&lat, 90)),
         us(lat[lat.len() - 1])
     );
-    // A lost wake-up would leave the reader asleep until its next liveness probe (up to
-    // 20 ms, 10 ms on average); a prompt wake-up is tens of microseconds.
-    assert!(
-        percentile(&lat, 50) < 5_000_000,
-        "median wake-up {} µs",
-        us(percentile(&lat, 50))
-    );
 
     // Idle: the reader is blocked in `recv` on an empty ring, its writer alive.
-    let window = Duration::from_secs(3);
-    let (cpu0, t0) = (proc_cpu_time(pid), Instant::now());
-    std::thread::sleep(window);
-    let (cpu1, wall) = (proc_cpu_time(pid), t0.elapsed());
-    let share = (cpu1 - cpu0).as_secs_f64() / wall.as_secs_f64() * 100.0;
-    println!(
-        "idle parked reader: {:?} CPU in {:?} wall = {share:.2}% (limit 5%)",
-        cpu1 - cpu0,
-        wall
+    assert_idle_asleep(
+        pid,
+        "idle parked reader",
+        Duration::from_secs(3),
+        reader_waiting,
     );
     w.send(&[0u8; 9]).unwrap();
     assert!(p.wait(LONG).success());
-    assert!(share < 5.0, "idle reader used {share:.2}% CPU");
 }
 
 #[test]
@@ -739,23 +829,14 @@ fn a_writer_parked_on_a_full_ring_idles_without_cpu() {
     let mut r = Reader::create(&path, CAP).unwrap();
     let mut p = Proc::role("chaos-writer", &[ring_env(&path), ("START", "0".into())]);
     p.expect_line("attached", LONG);
-    let t = Instant::now();
-    while mmring::inspect(&path).unwrap().bytes_in_flight + (MAX as u64 + 16) <= CAP {
-        assert!(t.elapsed() < LONG, "the writer never filled the ring");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    let window = Duration::from_secs(2);
-    let (cpu0, t0) = (proc_cpu_time(p.pid()), Instant::now());
-    std::thread::sleep(window);
-    let (cpu1, wall) = (proc_cpu_time(p.pid()), t0.elapsed());
-    let share = (cpu1 - cpu0).as_secs_f64() / wall.as_secs_f64() * 100.0;
-    println!(
-        "writer parked on a full ring: {:?} CPU in {:?} wall = {share:.2}% (limit 5%)",
-        cpu1 - cpu0,
-        wall
+    let writer_waiting = || mmring::inspect(&path).unwrap().writer.waiting;
+    assert_idle_asleep(
+        p.pid(),
+        "writer parked on a full ring",
+        Duration::from_secs(2),
+        writer_waiting,
     );
-    assert!(share < 5.0, "parked writer used {share:.2}% CPU");
+    assert!(mmring::inspect(&path).unwrap().bytes_in_flight + (MAX as u64 + 16) > CAP);
     // It is really waiting on us: once we read, it goes on.
     let n = r.drain(usize::MAX, |_| {}).unwrap();
     assert!(n > 0);
@@ -785,12 +866,14 @@ fn a_writer_blocked_on_a_full_ring_gets_disconnected_when_its_reader_is_killed()
     let killed = killer.join().unwrap();
     assert_killed(&mut p, "reader");
     assert!(!w.is_reader_alive());
+    // It returned because of the kill, not before it; how soon after is a figure, not a
+    // check (one probe interval plus scheduling on an idle machine).
+    assert!(done >= killed, "send returned before the reader was killed");
     println!(
         "blocked writer: Disconnected {:.1} ms after the reader was killed (blocked {:?})",
         (done - killed) as f64 / 1e6,
         t.elapsed()
     );
-    assert!(done - killed < 1_000_000_000);
 }
 
 #[test]
@@ -806,11 +889,12 @@ fn a_reader_blocked_on_an_empty_ring_gets_disconnected_when_its_writer_is_killed
     let killed = killer.join().unwrap();
     assert_killed(&mut p, "writer");
     assert_eq!(r.writer_status(), WriterStatus::Gone);
+    // As above: caused by the kill; the delay is printed, not judged.
+    assert!(done >= killed, "recv returned before the writer was killed");
     println!(
         "blocked reader: Disconnected {:.1} ms after the writer was killed",
         (done - killed) as f64 / 1e6
     );
-    assert!(done - killed < 1_000_000_000);
 }
 
 /// Pages of the file behind `fd` that are in the page cache, and how many of them are dirty

@@ -88,6 +88,78 @@ fn already_exists_and_invalid_capacity() {
 }
 
 #[test]
+fn invalid_mode_is_refused_by_every_create_path() {
+    for mode in [
+        0o4755,
+        0o2770,
+        0o1777,
+        0o7777,
+        0o4000,
+        0o10000,
+        0o600 | 1 << 31,
+    ] {
+        let t = Tmp::new("mode");
+        let opts = RingOptions::new().mode(mode);
+        let refused = |what: &str, e: OpenError| {
+            assert!(
+                matches!(e, OpenError::InvalidMode { mode: m } if m == mode),
+                "{what} {mode:o}: {e}"
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid mode {mode:o}: only permission bits (0o777) are allowed; \
+                     set-uid, set-gid and sticky bits are refused"
+                )
+            );
+        };
+        refused(
+            "create",
+            opts.clone().create(4096).open_writer(&t.0).unwrap_err(),
+        );
+        refused(
+            "create_if_missing",
+            opts.clone()
+                .create_if_missing(4096)
+                .open_reader(&t.0)
+                .unwrap_err(),
+        );
+        refused(
+            "create_unattached",
+            opts.clone()
+                .create(4096)
+                .create_unattached(&t.0)
+                .unwrap_err(),
+        );
+        refused("anonymous", opts.anonymous(4096).unwrap_err());
+        assert!(!t.0.exists(), "{mode:o}: a file was created");
+        // Refused even when the ring exists, so the outcome does not depend on a race.
+        RingOptions::new()
+            .create(4096)
+            .create_unattached(&t.0)
+            .unwrap();
+        refused(
+            "create_if_missing on an existing ring",
+            opts.clone()
+                .create_if_missing(4096)
+                .open_writer(&t.0)
+                .unwrap_err(),
+        );
+        // Opening without creating does not use the mode.
+        assert!(opts.open_reader(&t.0).is_ok());
+    }
+    // Every permission bit is fine, applied exactly.
+    let t = Tmp::new("mode-ok");
+    RingOptions::new()
+        .create(4096)
+        .mode(0o777)
+        .create_unattached(&t.0)
+        .unwrap();
+    let m = std::fs::metadata(&t.0).unwrap().permissions().mode();
+    assert_eq!(m & 0o7777, 0o777);
+}
+
+#[test]
 fn empty_file() {
     let t = Tmp::new("empty");
     std::fs::write(&t.0, b"").unwrap();

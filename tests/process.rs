@@ -187,8 +187,8 @@ fn fork_exchange() -> i32 {
 }
 
 /// Forks with an anonymous ring, lets the child use its end a little, kills it with SIGKILL,
-/// and checks that the parent's end reports `Disconnected` (within 10 s) instead of waiting:
-/// only the child held the killed end's claim.
+/// and checks that the parent's blocked end returns `Disconnected` instead of waiting forever:
+/// only the child held the killed end's claim. (A hang is caught by the test's `LONG` wait.)
 fn fork_kill() -> i32 {
     let (w, r) = mmring::anonymous(4096).expect("anonymous ring");
     let kill = |child: i32| {
@@ -213,7 +213,7 @@ fn fork_kill() -> i32 {
                 }
                 println!("child: {:?}", kill(child));
                 let t = Instant::now();
-                let res = end.recv_timeout(Duration::from_secs(10)).map(|m| m.len());
+                let res = end.recv().map(|m| m.len());
                 (
                     format!("{res:?}"),
                     t.elapsed(),
@@ -235,7 +235,7 @@ fn fork_kill() -> i32 {
                 while !end.is_reader_alive() || end.try_send(&[1; 100]).is_ok() {}
                 println!("child: {:?}", kill(child));
                 let t = Instant::now();
-                let res = end.send_timeout(&[1; 100], Duration::from_secs(10));
+                let res = end.send(&[1; 100]);
                 (
                     format!("{res:?}"),
                     t.elapsed(),

@@ -76,7 +76,8 @@ pub enum Command {
             with status 3. A writer that had already gone before tail attached does not count: \
             tail prints what it left, then a plain tail exits 0 and --count or --follow wait \
             for the next writer. Printed messages are consumed: their space goes back to the \
-            writer.",
+            writer once their lines have been written to standard output, so a tail that is \
+            killed loses nothing (the next one prints again at most the last 512 lines).",
         after_help = format!(
             "Examples:\n  mmring tail /dev/shm/r                      # what is there now\n  mmring tail /dev/shm/r --count 1000000 | md5sum\n  mmring tail /dev/shm/r --follow --format json\n\n{}",
             crate::exit::EXIT_CODES
@@ -110,7 +111,8 @@ pub struct CreateArgs {
     /// The longest message is half of it minus 8 bytes.
     #[arg(long, short, value_name = "SIZE", value_parser = parse_capacity)]
     pub capacity: u64,
-    /// Permission bits of the file, in octal (applied exactly, whatever the umask).
+    /// Permission bits of the file, in octal, at most 777 (applied exactly, whatever the
+    /// umask; set-uid, set-gid and sticky bits are refused).
     #[arg(long, short, value_name = "OCTAL", default_value = "600", value_parser = parse_mode)]
     pub mode: u32,
     /// Reader slots: how many readers may attach at once (1 to 64), each receiving every
@@ -137,7 +139,7 @@ pub struct RingArgs {
     /// Create the ring with this capacity if nothing is at PATH (otherwise it must exist).
     #[arg(long, value_name = "SIZE", value_parser = parse_capacity)]
     pub create: Option<u64>,
-    /// Permission bits (octal) of a ring made by --create.
+    /// Permission bits (octal, at most 777) of a ring made by --create.
     #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_mode, requires = "create")]
     pub mode: u32,
     /// Give up with status 5 after waiting this long for room (send) or for the writer or the

@@ -14,7 +14,7 @@ pub enum Code {
     /// corrupt while in use, the benchmark peer failing.
     Runtime = 1,
     /// A usage error: unknown option, missing argument, bad size or duration syntax, a capacity
-    /// that is not a power of two in range.
+    /// that is not a power of two in range, a mode with bits outside 777.
     Usage = 2,
     /// The peer disconnected: `tail` saw its writer go (after printing everything it
     /// committed), or `send` found the ring full and its reader gone.
@@ -64,8 +64,8 @@ impl Failure {
     /// A failure to create, open or attach the ring at `path`.
     pub fn open(path: &Path, e: OpenError) -> Self {
         match e {
-            // The only variant whose text does not name the path already.
-            OpenError::InvalidCapacity(_) => {
+            // The variants whose text does not name the path already; both are bad arguments.
+            OpenError::InvalidCapacity(_) | OpenError::InvalidMode { .. } => {
                 Failure::new(Code::Usage, format!("{}: {e}", path.display()))
             }
             e => Failure::new(Code::Ring, e.to_string()),

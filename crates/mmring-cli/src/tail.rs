@@ -1,4 +1,15 @@
 //! `mmring tail`: attach as the reader and print messages, one per line.
+//!
+//! # Released only once written
+//! A message's space goes back to the writer (is *released*) only after the bytes printed for
+//! it have been written to standard output: handed to the kernel by `write(2)` calls that
+//! completed, not `fsync`ed. Messages are read in place through a [`mmring::Batch`] of up to
+//! [`BATCH`] messages, formatted into the output buffer, the buffer is flushed, and only then
+//! is the batch dropped, which releases all of its messages with one cursor store. A `tail`
+//! killed at any instant therefore loses nothing: the next reader starts at the first message
+//! of the batch that was open (printed in part or in full, but not released), so at most that
+//! batch is printed twice. When standard output fails (a closed pipe, a full disk), the batch
+//! that could not be written is left unreleased too (see [`abandon`]).
 
 use crate::cli::TailArgs;
 use crate::exit::{Code, Failure, Outcome};
@@ -9,8 +20,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Messages handled per read batch (their space goes back to the writer together).
-const BATCH: usize = 512;
+/// Messages handled per read batch: printed, written out with one flush, then released
+/// together. Also the most a killed `tail` can print twice (see `docs/GUARANTEES.md`).
+pub const BATCH: usize = 512;
+/// The output buffer: a batch is usually written with one `write(2)`.
+const OUT_BUFFER: usize = 64 * 1024;
 /// How often a tail waiting for its first writer looks again.
 const WRITER_POLL: Duration = Duration::from_millis(10);
 
@@ -27,9 +41,9 @@ enum Until {
 
 /// Why printing stopped early.
 enum Stop {
-    /// Standard output was closed (e.g. `| head`): not an error.
-    Closed,
-    /// A real failure.
+    /// Writing to standard output failed; the batch being written was not released.
+    Output(io::Error),
+    /// Any other failure (everything printed so far was written and released).
     Fail(Failure),
 }
 
@@ -49,7 +63,7 @@ pub fn run(args: &TailArgs) -> Outcome {
         (None, false) => Until::Empty,
     };
     let mut out = Printer::new(
-        BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+        BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock()),
         args.format,
     );
     let mut printed = 0u64;
@@ -60,14 +74,14 @@ pub fn run(args: &TailArgs) -> Outcome {
         args.ring.timeout,
         &mut out,
         &mut printed,
-    )
-    .and_then(|()| out.flush().map_err(output_error));
+    );
     match result {
-        Ok(()) | Err(Stop::Closed) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(Stop::Output(e)) => {
+            abandon(r);
+            output_outcome(e)
+        }
         Err(Stop::Fail(mut f)) => {
-            if let Err(Stop::Fail(g)) = out.flush().map_err(output_error) {
-                return Err(g);
-            }
             if f.code == Code::Disconnected {
                 f.message = format!(
                     "{}: the writer has disconnected; all {printed} message{} it left were printed",
@@ -80,11 +94,23 @@ pub fn run(args: &TailArgs) -> Outcome {
     }
 }
 
-fn output_error(e: io::Error) -> Stop {
+/// Gives up the reader without releasing the batch that could not be written.
+///
+/// `Batch::next` advances the reader's private read position and dropping the `Reader` would
+/// publish it, releasing messages whose output failed. So the reader is not dropped: the
+/// process exits right after this, and the kernel then closes the ring file, which drops our
+/// claim exactly as if we had been killed (the writer finds the reader gone at its next
+/// liveness probe; the next reader starts at the unwritten batch).
+fn abandon(r: Reader) {
+    std::mem::forget(r);
+}
+
+/// A closed standard output (`| head`) is a normal end; any other write error is a failure.
+fn output_outcome(e: io::Error) -> Outcome {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        Stop::Closed
+        Ok(())
     } else {
-        Stop::Fail(Failure::new(
+        Err(Failure::new(
             Code::Runtime,
             format!("standard output: write error: {e}"),
         ))
@@ -125,46 +151,85 @@ fn tail<W: Write>(
         Until::Empty | Until::Forever => u64::MAX,
     };
     while remaining > 0 {
-        let mut write_err = None;
         let max = remaining.min(BATCH as u64) as usize;
-        let drained = r.drain(max, |m| {
-            if write_err.is_none() {
-                write_err = out.print(m).err();
-            }
-        });
-        match drained {
-            Ok(n) => {
-                *printed += n as u64;
-                remaining -= n as u64;
-                if let Some(e) = write_err {
-                    return Err(output_error(e));
+        let n = print_batch(r, path, max, out)?;
+        *printed += n as u64;
+        remaining -= n as u64;
+        if n > 0 {
+            continue;
+        }
+        // The ring was empty. Everything printed so far is written and released, so waiting
+        // here holds nothing back. A message that arrives is left in the ring (`keep`) for the
+        // next batch, which prints, writes and releases it like any other.
+        match until {
+            Until::Empty => match r.try_recv() {
+                Ok(m) => m.keep(),
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => {
+                    return Err(Failure::new(Code::Disconnected, "writer disconnected").into())
                 }
-            }
-            Err(TryRecvError::Empty) => {
-                if let Until::Empty = until {
-                    return Ok(());
-                }
-                // About to sleep: let whoever reads our output see what we have.
-                out.flush().map_err(output_error)?;
+                Err(e) => return Err(Failure::runtime(path, e).into()),
+            },
+            Until::Count(_) | Until::Forever => {
                 let msg = match timeout {
                     Some(t) => r.recv_timeout(t),
                     None => r.recv(),
                 };
                 match msg {
-                    Ok(m) => out.print(&m).map_err(output_error)?,
+                    Ok(m) => m.keep(),
                     Err(RecvError::Timeout) => {
                         return Err(timed_out(path, "the next message").into())
                     }
                     Err(e) => return Err(Failure::recv(path, e).into()),
                 }
-                *printed += 1;
-                remaining -= 1;
             }
-            Err(TryRecvError::Disconnected) => {
-                return Err(Failure::new(Code::Disconnected, "writer disconnected").into())
-            }
-            Err(e) => return Err(Failure::runtime(path, e).into()),
         }
     }
     Ok(())
+}
+
+/// Prints up to `max` committed messages, writes them out, then releases them; returns how
+/// many (0 when the ring is empty now). Never blocks on the ring.
+///
+/// On an output error the batch is forgotten instead of dropped, so that its messages are not
+/// released, and the caller must [`abandon`] the reader. A corrupt record ends the batch: what
+/// came before it is written and released, then the corruption is reported.
+fn print_batch<W: Write>(
+    r: &mut Reader,
+    path: &Path,
+    max: usize,
+    out: &mut Printer<W>,
+) -> Result<usize, Stop> {
+    let mut batch = r.batch();
+    let mut corrupt = None;
+    let mut written = Ok(());
+    while batch.len() < max {
+        match batch.next() {
+            Ok(Some(m)) => {
+                written = out.print(m);
+                if written.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(c) => {
+                corrupt = Some(c);
+                break;
+            }
+        }
+    }
+    let n = batch.len();
+    if n > 0 {
+        written = written.and_then(|()| out.flush());
+    }
+    if let Err(e) = written {
+        std::mem::forget(batch);
+        return Err(Stop::Output(e));
+    }
+    // Every byte printed for the batch has been written: release it.
+    drop(batch);
+    match corrupt {
+        Some(c) => Err(Failure::runtime(path, c).into()),
+        None => Ok(n),
+    }
 }

@@ -90,14 +90,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is out of range"))
 }
 
-/// Parses permission bits in octal: `600`, `0640`, `0o660`.
+/// Parses permission bits in octal: `600`, `0640`, `0o660`. Only the permission bits (`777`)
+/// are accepted: a ring file has no use for set-uid, set-gid or sticky bits, so they are
+/// refused rather than passed on.
 pub fn parse_mode(s: &str) -> Result<u32, String> {
     let t = s.trim();
     let digits = t.strip_prefix("0o").unwrap_or(t);
     let m = u32::from_str_radix(digits, 8)
         .map_err(|_| format!("'{s}' is not an octal mode such as 600 or 0640"))?;
-    if m > 0o7777 {
-        return Err(format!("mode '{s}' is larger than 7777"));
+    if m & !0o777 != 0 {
+        return Err(format!(
+            "mode {m:o} has bits outside 777: only permission bits are allowed; set-uid (4000), \
+             set-gid (2000) and sticky (1000) bits are refused"
+        ));
     }
     Ok(m)
 }
@@ -156,8 +161,16 @@ mod tests {
         assert!(parse_duration("3h").is_err());
         assert_eq!(parse_mode("640"), Ok(0o640));
         assert_eq!(parse_mode("0o660"), Ok(0o660));
+        assert_eq!(parse_mode("777"), Ok(0o777));
+        assert_eq!(parse_mode("0"), Ok(0));
         assert!(parse_mode("9").is_err());
-        assert!(parse_mode("17777").is_err());
+        for bad in ["4755", "2755", "1777", "7777", "0o4600", "17777", "10000"] {
+            let e = parse_mode(bad).unwrap_err();
+            assert!(
+                e.contains("set-uid (4000), set-gid (2000) and sticky"),
+                "{bad}: {e}"
+            );
+        }
         assert_eq!(human_bytes(65536), "64 KiB");
         assert_eq!(human_bytes(1000), "1000 B");
     }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -324,6 +325,33 @@ fn error_paths_print_one_line_and_a_documented_status() {
          (see 'mmring --help')",
     );
     assert!(!ring.exists());
+
+    // Set-uid, set-gid and sticky bits are refused, by `create` and by `--create`.
+    for mode in ["4755", "2770", "1777", "7777", "0o4600"] {
+        let digits = mode.trim_start_matches("0o");
+        let why = format!(
+            "mode {digits} has bits outside 777: only permission bits are allowed; set-uid \
+             (4000), set-gid (2000) and sticky (1000) bits are refused (see 'mmring --help')"
+        );
+        assert_fails(
+            &run(&["create", s(&ring), "--capacity", "4KiB", "--mode", mode]),
+            2,
+            &format!("mmring: invalid value '{mode}' for '--mode <OCTAL>': {why}"),
+        );
+        assert_fails(
+            &run(&["send", s(&ring), "--create", "4KiB", "--mode", mode]),
+            2,
+            &format!("mmring: invalid value '{mode}' for '--mode <OCTAL>': {why}"),
+        );
+    }
+    assert!(!ring.exists());
+    let out = run(&["create", s(&ring), "--capacity", "4KiB", "--mode", "777"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::metadata(&ring).unwrap().permissions().mode() & 0o7777,
+        0o777
+    );
+    std::fs::remove_file(&ring).unwrap();
 
     create(&ring, "4KiB");
     assert_fails(

@@ -118,10 +118,11 @@ pub enum OpenError {
     /// [`MAX_READERS`](crate::layout::MAX_READERS).
     #[error("invalid number of reader slots {0}: must be between 1 and 64")]
     InvalidReaders(u32),
-    /// The requested file mode has bits other than the permission bits.
+    /// The mode asked for a created file has bits other than the permission bits (`0o777`):
+    /// set-uid, set-gid and sticky bits are refused rather than silently dropped.
     #[error("invalid mode {mode:o}: only permission bits (0o777) are allowed; set-uid, set-gid and sticky bits are refused")]
     InvalidMode {
-        /// The mode asked for.
+        /// The mode given to [`RingOptions::mode`](crate::RingOptions::mode).
         mode: u32,
     },
     /// `create` found a file already at the path.

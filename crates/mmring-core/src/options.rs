@@ -94,8 +94,13 @@ impl RingOptions {
     }
 
     /// Permission bits of a created file (default `0o600`: only our user). Applied exactly,
-    /// whatever the umask. Only the permission bits (`0o777`) are allowed: creating a ring with
-    /// set-uid, set-gid or sticky bits fails with [`OpenError::InvalidMode`].
+    /// whatever the umask.
+    ///
+    /// Only the permission bits `0o777` may be set: creating a ring (`create`,
+    /// `create_if_missing`, `create_unattached`, `anonymous`) with any other bit (set-uid
+    /// `0o4000`, set-gid `0o2000`, sticky `0o1000`, or beyond) fails with
+    /// [`OpenError::InvalidMode`], whether or not a file is already at the path. Opening an
+    /// existing ring without creating ignores the mode.
     ///
     /// ```
     /// # let path = std::env::temp_dir().join(format!("mmring-doc-optmode-{}", std::process::id()));
@@ -226,9 +231,11 @@ impl RingOptions {
     /// [`crate::fork`]) or used by two threads.
     ///
     /// # Errors
-    /// [`OpenError::InvalidCapacity`], [`OpenError::NoSpace`], or an [`OpenError::Io`].
+    /// [`OpenError::InvalidCapacity`], [`OpenError::InvalidMode`], [`OpenError::NoSpace`], or
+    /// an [`OpenError::Io`].
     #[cfg(not(loom))]
     pub fn anonymous(&self, capacity: usize) -> Result<(Writer, Reader), OpenError> {
+        self.params.check_mode()?;
         let (w, r) = os::anonymous_pair(capacity as u64)?;
         Ok((Writer::attach(w, self.wait)?, Reader::attach(r, self.wait)?))
     }

@@ -40,8 +40,24 @@ pub(crate) struct OpenParams {
     pub readers: u32,
 }
 
+impl OpenParams {
+    /// Refuses a creation mode with bits other than the permission bits (set-uid, set-gid,
+    /// sticky, or beyond), instead of silently dropping them.
+    pub(crate) fn check_mode(&self) -> Result<(), OpenError> {
+        if self.mode & !0o777 != 0 {
+            return Err(OpenError::InvalidMode { mode: self.mode });
+        }
+        Ok(())
+    }
+}
+
 /// Creates or opens the ring at `path` as `params` say.
 pub(crate) fn open_path(path: &Path, params: &OpenParams) -> Result<Region, OpenError> {
+    if params.create != CreateMode::Never {
+        // Checked before looking at the path, so that `IfMissing` fails alike whether or not
+        // a file is there.
+        params.check_mode()?;
+    }
     match params.create {
         CreateMode::Never => open_existing(path, params),
         CreateMode::Always(cap) => create(path, cap, params),
@@ -136,9 +152,6 @@ fn create(path: &Path, cap: u64, params: &OpenParams) -> Result<Region, OpenErro
         return Err(OpenError::InvalidCapacity(cap as usize));
     }
     check_readers(params.readers)?;
-    if params.mode & !0o777 != 0 {
-        return Err(OpenError::InvalidMode { mode: params.mode });
-    }
     let len = u64::from(data_offset(params.readers)) + cap;
     let file = OpenOptions::new()
         .read(true)
