@@ -220,8 +220,12 @@ fn info_json_reports_a_live_ring() {
     assert_eq!(v["bytes_in_flight"], 32);
     assert_eq!(v["payload_bytes_in_flight"], 11);
     assert_eq!(v["max_message_len"], 32760);
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["path"], s(&ring));
+    assert_eq!(v["readers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["readers"][0]["lag_bytes"], 32);
+    assert_eq!(v["readers"][0]["messages_pending"], 2);
+    assert_eq!(v["readers"][0]["tethered"], true);
     assert_eq!(v["writer"]["state"], "attached");
     assert_eq!(v["writer"]["alive"], true);
     assert_eq!(v["writer"]["pid"], send.id());

@@ -60,7 +60,7 @@ impl Rng {
 
     fn below(&mut self, n: u64) -> u64 {
         self.0 = self.0.wrapping_add(1);
-        mmring::stream::mix(self.0) % n
+        mmring_testkit::stream::mix(self.0) % n
     }
 }
 
@@ -217,14 +217,14 @@ fn record_len(i: u64) -> u64 {
 /// reader cursor, which must lie on a record boundary.
 fn released(ring: &Path) -> u64 {
     let info = mmring::inspect(ring).unwrap();
-    assert!(!info.reader.alive, "the killed tail still holds the ring");
+    assert!(!info.readers[0].side.alive, "the killed tail still holds the ring");
     let (mut pos, mut i) = (0u64, 0u64);
-    while pos < info.read_pos {
+    while pos < info.readers[0].read_pos {
         i += 1;
         pos += record_len(i);
     }
     assert_eq!(
-        pos, info.read_pos,
+        pos, info.readers[0].read_pos,
         "the read cursor is not on a record boundary"
     );
     i
