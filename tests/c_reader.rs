@@ -5,8 +5,8 @@
 //! run under AddressSanitizer and UndefinedBehaviorSanitizer).
 
 use mmring::layout::{data_offset, message_word, padding_word, READER_TABLE_OFFSET};
-use mmring_testkit::stream::{fill, size_for};
 use mmring::{RingOptions, WaitStrategy};
+use mmring_testkit::stream::{fill, size_for};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -203,15 +203,19 @@ fn print_batch<W: Write>(
     let mut batch = r.batch();
     let mut corrupt = None;
     let mut written = Ok(());
+    // Each message is copied out with atomic loads before it is formatted: sound whatever the
+    // writer does to the ring meanwhile (docs/SECURITY.md, "Payload bytes").
+    let mut msg = Vec::new();
     while batch.len() < max {
-        match batch.next() {
-            Ok(Some(m)) => {
-                written = out.print(m);
+        match batch.next_into(&mut msg) {
+            Ok(true) => {
+                written = out.print(&msg);
                 if written.is_err() {
                     break;
                 }
             }
-            Ok(None) => break,
+            // Nothing now; a writer that has gone is reported by the caller's next wait.
+            Ok(false) | Err(TryRecvError::Disconnected) => break,
             Err(c) => {
                 corrupt = Some(c);
                 break;

@@ -217,7 +217,10 @@ fn record_len(i: u64) -> u64 {
 /// reader cursor, which must lie on a record boundary.
 fn released(ring: &Path) -> u64 {
     let info = mmring::inspect(ring).unwrap();
-    assert!(!info.readers[0].side.alive, "the killed tail still holds the ring");
+    assert!(
+        !info.readers[0].side.alive,
+        "the killed tail still holds the ring"
+    );
     let (mut pos, mut i) = (0u64, 0u64);
     while pos < info.readers[0].read_pos {
         i += 1;

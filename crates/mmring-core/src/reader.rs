@@ -733,15 +733,51 @@ impl Batch<'_> {
     #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<&[u8]>, TryRecvError> {
+        Ok(self.advance()?.map(View::as_slice))
+    }
+
+    /// Like [`Batch::next`], but copies the message into `dst` (cleared first) with atomic
+    /// loads, which is sound whatever the peer does (see [`Reader`]). Returns whether there
+    /// was a message.
+    ///
+    /// ```
+    /// let (mut w, mut r) = mmring_core::anonymous(4096)?;
+    /// w.try_send(b"copied")?;
+    /// let mut buf = Vec::new();
+    /// let mut b = r.batch();
+    /// assert!(b.next_into(&mut buf)?);
+    /// assert_eq!(buf, b"copied");
+    /// assert!(!b.next_into(&mut buf)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Batch::next`].
+    #[inline]
+    pub fn next_into(&mut self, dst: &mut Vec<u8>) -> Result<bool, TryRecvError> {
+        dst.clear();
+        match self.advance()? {
+            Some(v) => {
+                dst.resize(v.len(), 0);
+                v.copy_to(dst);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Consumes the previous message and views the next one.
+    #[inline(always)]
+    fn advance(&mut self) -> Result<Option<&View>, TryRecvError> {
         self.current = None;
         match self.reader.peek_in(true)? {
             Some(p) => {
                 self.reader.cons.consume(p.next);
                 self.count += 1;
-                let view = self
-                    .current
-                    .insert(self.reader.h.shared.data.view(p.off, p.len));
-                Ok(Some(view.as_slice()))
+                Ok(Some(
+                    self.current
+                        .insert(self.reader.h.shared.data.view(p.off, p.len)),
+                ))
             }
             None if self.count == 0 => match self.reader.empty_reason()? {
                 TryRecvError::Disconnected => Err(TryRecvError::Disconnected),
