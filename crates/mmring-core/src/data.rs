@@ -107,6 +107,14 @@ mod real {
             let View { ptr, len, .. } = self.view(off, len);
             ViewMut { ptr, len }
         }
+
+        /// Copies `dst.len()` payload bytes at `off` (8-aligned, in range) with relaxed atomic
+        /// loads, for a reader whose bytes the writer may be overwriting at the same time (it
+        /// validates the copy afterwards).
+        #[inline]
+        pub(crate) fn copy_racy(&self, off: u64, dst: &mut [u8]) {
+            self.view(off, dst.len() as u64).copy_to(dst)
+        }
     }
 
     /// Payload bytes handed to a reader.
@@ -187,11 +195,15 @@ mod model {
     use loom::cell::{ConstPtr, MutPtr, UnsafeCell};
     use std::sync::Arc;
 
-    /// One 8-byte word: its header role and its payload role (module docs).
+    /// One 8-byte word: its header role and its payload role (module docs), and a shadow of
+    /// the payload role that an untethered reader reads (real builds read such bytes with
+    /// relaxed atomic loads while the writer may overwrite them, then validate the copy: a
+    /// seqlock, which loom can only check on atomics).
     #[derive(Debug)]
     struct Word {
         header: AtomicU64,
         payload: UnsafeCell<u64>,
+        shadow: AtomicU64,
     }
 
     /// The data region as loom words.
@@ -207,6 +219,7 @@ mod model {
                 .map(|_| Word {
                     header: AtomicU64::new(0),
                     payload: UnsafeCell::new(0),
+                    shadow: AtomicU64::new(0),
                 })
                 .collect();
             Data {
@@ -253,13 +266,25 @@ mod model {
         /// Opens a write access to every payload word, held until the view drops.
         pub(crate) fn view_mut(&self, off: u64, len: u64) -> ViewMut {
             let range = self.word_range(off, len);
-            let guards: Vec<MutPtr<u64>> = self.words[range]
+            let words = self.words.clone();
+            let guards: Vec<MutPtr<u64>> = self.words[range.clone()]
                 .iter()
                 .map(|w| w.payload.get_mut())
                 .collect();
             ViewMut {
                 guards,
                 bytes: vec![0; len as usize],
+                words,
+                first: range.start,
+            }
+        }
+
+        /// Copies payload bytes from the shadow words (module docs).
+        pub(crate) fn copy_racy(&self, off: u64, dst: &mut [u8]) {
+            let range = self.word_range(off, dst.len() as u64);
+            for (c, w) in dst.chunks_mut(8).zip(&self.words[range]) {
+                let v = w.shadow.load(Ordering::Relaxed).to_le_bytes();
+                c.copy_from_slice(&v[..c.len()]);
             }
         }
     }
@@ -316,6 +341,8 @@ mod model {
     pub(crate) struct ViewMut {
         guards: Vec<MutPtr<u64>>,
         bytes: Vec<u8>,
+        words: Arc<[Word]>,
+        first: usize,
     }
 
     impl ViewMut {
@@ -338,6 +365,9 @@ mod model {
                 }
                 // SAFETY: loom tracks the access for the guard's lifetime.
                 unsafe { *g.deref() = u64::from_le_bytes(w) };
+                self.words[self.first + i]
+                    .shadow
+                    .store(u64::from_le_bytes(w), Ordering::Relaxed);
             }
         }
     }

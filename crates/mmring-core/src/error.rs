@@ -264,6 +264,14 @@ pub enum OpenError {
         /// The holder's process id, as recorded in the header.
         pid: u32,
     },
+    /// Every reader slot of a ring with several is held by a live reader.
+    #[error("{}: all {} reader slots are taken (by pids {})", path.display(), pids.len(), pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))]
+    ReadersFull {
+        /// The path.
+        path: PathBuf,
+        /// The pid recorded in each slot, in slot order.
+        pids: Vec<u32>,
+    },
     /// The cursors in the header are inconsistent.
     #[error("{}: {source}", path.display())]
     Corrupt {
@@ -380,6 +388,16 @@ pub enum TryRecvError {
         /// The message length.
         actual: usize,
     },
+    /// The writer overwrote messages this reader had not read yet: an untethered reader it
+    /// lapped, or a reader that resumed a slot whose position had been overwritten. Reported
+    /// once; the next receive continues from the oldest message still intact.
+    #[error("lapped by the writer: missed {missed_bytes} bytes{}", match missed_messages { Some(m) => format!(" ({m} messages)"), None => String::new() })]
+    Lapped {
+        /// Bytes of records (framing included) skipped.
+        missed_bytes: u64,
+        /// Messages skipped, where known.
+        missed_messages: Option<u64>,
+    },
     /// The mapping holds something a correct writer never writes; the reader is poisoned.
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
@@ -412,6 +430,16 @@ pub enum RecvError {
         expected: usize,
         /// The message length.
         actual: usize,
+    },
+    /// The writer overwrote messages this reader had not read yet: an untethered reader it
+    /// lapped, or a reader that resumed a slot whose position had been overwritten. Reported
+    /// once; the next receive continues from the oldest message still intact.
+    #[error("lapped by the writer: missed {missed_bytes} bytes{}", match missed_messages { Some(m) => format!(" ({m} messages)"), None => String::new() })]
+    Lapped {
+        /// Bytes of records (framing included) skipped.
+        missed_bytes: u64,
+        /// Messages skipped, where known.
+        missed_messages: Option<u64>,
     },
     /// The mapping holds something a correct writer never writes; the reader is poisoned.
     #[error(transparent)]

@@ -3,7 +3,7 @@
 
 use crate::error::{Corrupt, OpenError, Side};
 use crate::os::Region;
-use crate::ring::claim::{self, ClaimError, PeerWatch, Role};
+use crate::ring::claim::{self, ClaimError, Join, Peer, PeerWatch, Role, StartAt};
 use crate::ring::notify::Sleeper;
 use crate::ring::{Os, Shared};
 use crate::wait::WaitStrategy;
@@ -31,32 +31,32 @@ impl Handle {
     /// Claims the writer role of `region`.
     pub(crate) fn attach_writer(region: Region, strategy: WaitStrategy) -> Result<Self, OpenError> {
         let shared = region.shared();
-        claim::claim(&shared, &region, Role::Writer)
+        claim::claim_writer(&shared, &region)
             .map_err(|e| claim_error(&region, Side::Writer, e, Vec::new()))?;
-        Ok(Self::new(
-            region,
-            shared,
-            Role::Writer,
-            Role::Reader(0),
-            strategy,
-        ))
+        Ok(Self::new(region, shared, Role::Writer, Peer::Readers, strategy))
     }
 
-    /// Claims a free reader slot of `region`.
-    pub(crate) fn attach_reader(region: Region, strategy: WaitStrategy) -> Result<Self, OpenError> {
+    /// Claims a free reader slot of `region` for a reader of `kind`.
+    pub(crate) fn attach_reader(
+        region: Region,
+        strategy: WaitStrategy,
+        kind: u32,
+        start: StartAt,
+    ) -> Result<(Self, Join), OpenError> {
         let shared = region.shared();
-        let slot = claim::claim_reader(&shared, &region)
+        let join = claim::claim_reader(&shared, &region, kind, start)
             .map_err(|(e, pids)| claim_error(&region, Side::Reader, e, pids))?;
-        Ok(Self::new(
+        let h = Self::new(
             region,
             shared,
-            Role::Reader(slot),
-            Role::Writer,
+            Role::Reader(join.slot),
+            Peer::Writer,
             strategy,
-        ))
+        );
+        Ok((h, join))
     }
 
-    fn new(region: Region, shared: Shared, role: Role, peer: Role, strategy: WaitStrategy) -> Self {
+    fn new(region: Region, shared: Shared, role: Role, peer: Peer, strategy: WaitStrategy) -> Self {
         Handle {
             watch: PeerWatch::new(&shared, &region, peer),
             shared,
@@ -152,14 +152,16 @@ impl Handle {
 
     /// Whether the peer is attached now (asks the kernel).
     pub(crate) fn peer_alive(&self) -> bool {
-        claim::alive(&self.shared, &self.region, self.watch.peer(), true)
+        self.watch.peer().alive(&self.shared, &self.region, true)
     }
 }
 
-fn claim_error(region: &Region, side: Side, e: ClaimError, _holders: Vec<u32>) -> OpenError {
+fn claim_error(region: &Region, side: Side, e: ClaimError, holders: Vec<u32>) -> OpenError {
     let path = region.path().to_path_buf();
     match e {
+        ClaimError::Taken(_) if holders.len() > 1 => OpenError::ReadersFull { path, pids: holders },
         ClaimError::Taken(pid) => OpenError::SideTaken { path, side, pid },
+        ClaimError::Corrupt(source) => OpenError::Corrupt { path, source },
         ClaimError::Io(source) => OpenError::Io {
             path,
             op: "fcntl(F_OFD_SETLK)",

@@ -44,6 +44,7 @@ mod os;
 mod reader;
 mod ring;
 mod sync;
+mod untethered;
 mod wait;
 mod writer;
 
@@ -61,6 +62,8 @@ pub use inspect::{inspect, ReaderInfo, ReaderKind, RingInfo, SideInfo, SideState
 pub use options::LoomRing;
 pub use options::RingOptions;
 pub use reader::{Batch, Message, Reader, WriterStatus};
+pub use ring::claim::StartAt;
+pub use untethered::{InPlace, UntetheredReader};
 pub use wait::{WaitStrategy, PROBE_INTERVAL, SPIN_BEFORE_PARK};
 pub use writer::{BatchGrant, Grant, WriteBatch, Writer};
 

@@ -4,7 +4,9 @@
 use crate::error::OpenError;
 #[cfg(not(loom))]
 use crate::os::{self, CreateMode, OpenParams};
+use crate::ring::claim::StartAt;
 use crate::wait::WaitStrategy;
+use crate::UntetheredReader;
 use crate::{Reader, Writer};
 #[cfg(not(loom))]
 use std::path::Path;
@@ -32,6 +34,7 @@ pub struct RingOptions {
     #[cfg(not(loom))]
     pub(crate) params: OpenParams,
     pub(crate) wait: WaitStrategy,
+    pub(crate) start: StartAt,
 }
 
 impl Default for RingOptions {
@@ -55,6 +58,7 @@ impl RingOptions {
                 readers: 1,
             },
             wait: WaitStrategy::Park,
+            start: StartAt::Resume,
         }
     }
 
@@ -173,6 +177,26 @@ impl RingOptions {
         self
     }
 
+    /// Where a reader starts (default [`StartAt::Resume`]: where its slot's previous reader
+    /// left off). [`UntetheredReader::open`] uses [`StartAt::Next`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-optstart-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use mmring_core::{RingOptions, StartAt};
+    /// let mut w = mmring_core::Writer::create(&path, 4096)?;
+    /// w.send(b"old")?;
+    /// let mut r = RingOptions::new().start_at(StartAt::Next).open_reader(&path)?;
+    /// w.send(b"new")?;
+    /// assert_eq!(r.recv_vec()?, b"new");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_at(mut self, start: StartAt) -> Self {
+        self.start = start;
+        self
+    }
+
     /// How blocking calls wait (default [`WaitStrategy::Park`]).
     ///
     /// ```
@@ -200,7 +224,38 @@ impl RingOptions {
     /// As [`RingOptions::open_writer`].
     #[cfg(not(loom))]
     pub fn open_reader(&self, path: impl AsRef<Path>) -> Result<Reader, OpenError> {
-        Reader::attach(os::open_path(path.as_ref(), &self.params)?, self.wait)
+        Reader::attach(
+            os::open_path(path.as_ref(), &self.params)?,
+            self.wait,
+            self.start,
+        )
+    }
+
+    /// Attaches an untethered (lossy) reader to the ring at `path`: see [`UntetheredReader`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-optuntethered-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use mmring_core::{RingOptions, StartAt};
+    /// let mut w = RingOptions::new().create(4096).open_writer(&path)?;
+    /// w.send(b"kept")?;
+    /// let mut r = RingOptions::new().start_at(StartAt::Oldest).open_untethered(&path)?;
+    /// let mut buf = Vec::new();
+    /// r.try_recv_into(&mut buf)?;
+    /// assert_eq!(buf, b"kept");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`RingOptions::open_reader`].
+    #[cfg(not(loom))]
+    pub fn open_untethered(&self, path: impl AsRef<Path>) -> Result<UntetheredReader, OpenError> {
+        UntetheredReader::attach(
+            os::open_path(path.as_ref(), &self.params)?,
+            self.wait,
+            self.start,
+        )
     }
 
     /// Creates the ring file at `path` (with [`RingOptions::create`] or
@@ -237,7 +292,10 @@ impl RingOptions {
     pub fn anonymous(&self, capacity: usize) -> Result<(Writer, Reader), OpenError> {
         self.params.check_mode()?;
         let (w, r) = os::anonymous_pair(capacity as u64)?;
-        Ok((Writer::attach(w, self.wait)?, Reader::attach(r, self.wait)?))
+        Ok((
+            Writer::attach(w, self.wait)?,
+            Reader::attach(r, self.wait, StartAt::Resume)?,
+        ))
     }
 
     /// A heap ring for the loom model: its writer and its reader.
@@ -247,7 +305,7 @@ impl RingOptions {
         let mut regions = crate::os::heap_pair(capacity, 1, 2).into_iter();
         (
             Writer::attach(regions.next().unwrap(), self.wait).unwrap(),
-            Reader::attach(regions.next().unwrap(), self.wait).unwrap(),
+            Reader::attach(regions.next().unwrap(), self.wait, StartAt::Resume).unwrap(),
         )
     }
 
@@ -281,7 +339,12 @@ impl LoomRing {
 
     /// Attaches a reader to the first free slot.
     pub fn reader(&self) -> Result<Reader, crate::OpenError> {
-        Reader::attach(self.region.reopen(), self.wait)
+        Reader::attach(self.region.reopen(), self.wait, StartAt::Resume)
+    }
+
+    /// Attaches an untethered reader to the first free slot, starting as `start` says.
+    pub fn untethered(&self, start: StartAt) -> Result<UntetheredReader, crate::OpenError> {
+        UntetheredReader::attach(self.region.reopen(), self.wait, start)
     }
 
     /// Runs the `Os` contract test (`os::contract`) on two fresh handles of this ring, whose

@@ -4,7 +4,8 @@ use crate::data::View;
 use crate::error::{Corrupt, OpenError, PodError, RecvError, TryRecvError};
 use crate::handle::Handle;
 use crate::os::Region;
-use crate::ring::claim::{self, Role};
+use crate::layout::KIND_TETHERED;
+use crate::ring::claim::{self, Role, StartAt};
 use crate::ring::notify::wake_writer;
 use crate::ring::{Consumer, Peeked};
 use crate::sync::Ordering;
@@ -55,6 +56,8 @@ use std::time::{Duration, Instant};
 pub struct Reader {
     pub(crate) h: Handle,
     cons: Consumer,
+    /// Bytes this reader's slot lost before it attached (reported once, as `Lapped`).
+    missed: u64,
 }
 
 /// Whether a writer is there, as a reader sees it.
@@ -158,15 +161,33 @@ impl Reader {
             .open_reader(path)
     }
 
-    pub(crate) fn attach(region: Region, strategy: WaitStrategy) -> Result<Reader, OpenError> {
-        let h = Handle::attach_reader(region, strategy)?;
-        let Role::Reader(slot) = h.role else {
-            unreachable!("a reader handle has a reader role")
-        };
-        match Consumer::attach(&h.shared, slot) {
-            Ok(cons) => Ok(Reader { h, cons }),
+    pub(crate) fn attach(
+        region: Region,
+        strategy: WaitStrategy,
+        start: StartAt,
+    ) -> Result<Reader, OpenError> {
+        let (h, join) = Handle::attach_reader(region, strategy, KIND_TETHERED, start)?;
+        match Consumer::attach(&h.shared, join.slot, join.pos) {
+            Ok(cons) => Ok(Reader {
+                h,
+                cons,
+                missed: join.missed,
+            }),
             Err(c) => Err(h.abandon(c)),
         }
+    }
+
+    /// The loss this reader's slot had before it attached, reported once.
+    #[inline(always)]
+    fn take_missed(&mut self) -> Result<(), TryRecvError> {
+        if self.missed == 0 {
+            return Ok(());
+        }
+        let missed_bytes = std::mem::take(&mut self.missed);
+        Err(TryRecvError::Lapped {
+            missed_bytes,
+            missed_messages: None,
+        })
     }
 
     /// Data capacity of the ring in bytes.
@@ -324,6 +345,7 @@ impl Reader {
     #[inline]
     #[must_use = "dropping the message consumes it"]
     pub fn try_recv(&mut self) -> Result<Message<'_>, TryRecvError> {
+        self.take_missed()?;
         match self.peek()? {
             Some(p) => Ok(self.message(p)),
             None => Err(self.empty_reason()?),
@@ -357,6 +379,7 @@ impl Reader {
     /// # Errors
     /// As [`Reader::try_recv`], and [`TryRecvError::WrongSize`] (the message stays in the ring).
     pub fn try_recv_pod<T: bytemuck::Pod>(&mut self) -> Result<T, TryRecvError> {
+        self.take_missed()?;
         let p = match self.peek()? {
             Some(p) => p,
             None => return Err(self.empty_reason()?),
@@ -386,6 +409,16 @@ impl Reader {
     }
 
     fn recv_until(&mut self, deadline: Deadline) -> Result<Peeked, RecvError> {
+        if let Err(TryRecvError::Lapped {
+            missed_bytes,
+            missed_messages,
+        }) = self.take_missed()
+        {
+            return Err(RecvError::Lapped {
+                missed_bytes,
+                missed_messages,
+            });
+        }
         if let Some(p) = self.peek()? {
             return Ok(p);
         }
@@ -519,6 +552,7 @@ impl Reader {
     /// as in [`Reader::try_recv`]; [`TryRecvError::Corrupt`] in any case.
     pub fn drain(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> Result<usize, TryRecvError> {
         self.h.check()?;
+        self.take_missed()?;
         if max == 0 {
             return Ok(0);
         }
@@ -770,6 +804,7 @@ impl Batch<'_> {
     #[inline(always)]
     fn advance(&mut self) -> Result<Option<&View>, TryRecvError> {
         self.current = None;
+        self.reader.take_missed()?;
         match self.reader.peek_in(true)? {
             Some(p) => {
                 self.reader.cons.consume(p.next);

@@ -182,7 +182,7 @@ impl Writer {
     /// [`Corrupt`] when a reader's cursor is inconsistent; the writer is then poisoned.
     pub fn in_flight(&mut self) -> Result<usize, Corrupt> {
         self.h.check()?;
-        if let Err(c) = self.prod.refresh(&self.h.shared) {
+        if let Err(c) = self.prod.refresh(&self.h.shared, self.prod.position()) {
             return Err(self.h.poison(c));
         }
         Ok(self.prod.in_flight() as usize)
@@ -207,7 +207,7 @@ impl Writer {
     #[inline(always)]
     fn try_reserve_inner(&mut self, len: usize) -> Result<Reservation, TrySendError> {
         let len = self.check(len)?;
-        match self.prod.reserve(&self.h.shared, len) {
+        match self.prod.reserve_probing(&self.h.shared, &self.h.region, len) {
             Ok(Some(res)) => Ok(res),
             Ok(None) => Err(TrySendError::Full),
             Err(c) => Err(self.h.poison(c).into()),
@@ -294,7 +294,7 @@ impl Writer {
         let strategy = self.h.strategy;
         let prod = &mut self.prod;
         match wait::block(&mut self.h, strategy, deadline, |h| {
-            prod.reserve(&h.shared, len)
+            prod.reserve_probing(&h.shared, &h.region, len)
         }) {
             Ok(res) => Ok(self.grant(res, true)),
             Err(Blocked::Timeout) => Err(SendError::Timeout),

@@ -438,6 +438,68 @@ fn lazy_release_wakes_a_parked_writer() {
     });
 }
 
+/// Fan-out over one copy of the data: a tethered and an untethered reader on a two-slot
+/// 64-byte ring that the writer goes round twice. The untethered reader joins while the writer
+/// runs (at the oldest message); the tethered one reads two messages and leaves once the other
+/// is attached, after which nothing holds the writer back. The tethered reader gets exactly its
+/// messages; the untethered one only intact messages, in order, whatever it misses (the
+/// writer declares bytes overwritable in `tail_pos` before it overwrites them, and the reader
+/// checks after copying); the writer never waits for it.
+#[test]
+fn fan_out_tethered_and_untethered() {
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::sync::Arc;
+    use mmring_core::StartAt;
+    const MSGS: [(u8, usize); 5] = [(140, 16), (141, 16), (142, 16), (143, 16), (144, 16)];
+    model_bounded(LAPS, || {
+        let ring = Arc::new(RingOptions::new().loom_ring(CAP, 2));
+        let mut w = ring.writer().unwrap();
+        let mut tethered = ring.reader().unwrap();
+        let joined = Arc::new(AtomicBool::new(false));
+        let (ring2, joined2) = (ring.clone(), joined.clone());
+        let lossy = thread::spawn(move || {
+            let mut r = ring2.untethered(StartAt::Oldest).unwrap();
+            joined2.store(true, Ordering::Release);
+            let (mut got, mut buf) = (Vec::new(), Vec::new());
+            loop {
+                match r.try_recv_into(&mut buf) {
+                    Ok(_) => {
+                        got.push(buf.clone());
+                        if buf == payload(144, 16) {
+                            return got;
+                        }
+                    }
+                    Err(TryRecvError::Lapped { .. }) | Err(TryRecvError::Empty) => {
+                        thread::yield_now()
+                    }
+                    Err(TryRecvError::Disconnected) => return got,
+                    Err(e) => panic!("untethered: {e:?}"),
+                }
+            }
+        });
+        let t = thread::spawn(move || {
+            let got: Vec<Vec<u8>> = (0..2).map(|_| tethered.recv_vec().unwrap()).collect();
+            while !joined.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+            drop(tethered);
+            got
+        });
+        for (id, len) in MSGS {
+            w.send(&payload(id, len)).unwrap();
+        }
+        drop(w);
+        assert_eq!(t.join().unwrap(), expected(&MSGS[..2]));
+        let got = lossy.join().unwrap();
+        let all = expected(&MSGS);
+        let mut at = 0;
+        for m in &got {
+            let i = all[at..].iter().position(|x| x == m).expect("an intact message, in order");
+            at += i + 1;
+        }
+    });
+}
+
 /// The data model itself, part 1: a writer fills a payload and flags it with a `Relaxed`
 /// store (the mutant's bug, in miniature); a reader that sees the flag and reads the payload
 /// is not ordered after the fill, and loom reports it as a causality violation on the

@@ -9,7 +9,7 @@ use super::validate::{record_at, Record};
 use super::{offsets, Shared};
 use crate::error::{Corrupt, CorruptKind};
 use crate::layout::record_size;
-use crate::sync::Ordering;
+use crate::sync::{fence, Ordering};
 
 /// How many consumed bytes a reader holds at most before it gives them back: an eighth of the
 /// ring, so that a writer waiting for room never waits for more than that.
@@ -30,6 +30,15 @@ pub(crate) struct Consumer {
     every: u64,
 }
 
+/// Why an untethered reader's poll returned nothing to read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lossy {
+    /// The writer has declared the reader's position overwritable; the tail is here.
+    Lapped(u64),
+    /// The ring is corrupt.
+    Corrupt(Corrupt),
+}
+
 /// A validated message record.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peeked {
@@ -42,12 +51,8 @@ pub(crate) struct Peeked {
 }
 
 impl Consumer {
-    /// Continues from slot `slot`'s `read_pos` (a fresh ring's 0, or where the slot's previous
-    /// reader left).
-    pub(crate) fn attach(s: &Shared, slot: u32) -> Result<Self, Corrupt> {
-        // Acquire: pairs with the Release store in `release` by the slot's previous reader, so
-        // its reads happen before ours (the claim lock orders them too).
-        let read = s.slot(slot).read_pos.load(Ordering::Acquire);
+    /// Starts reader slot `slot` at `read` (where `claim::claim_reader` put it).
+    pub(crate) fn attach(s: &Shared, slot: u32, read: u64) -> Result<Self, Corrupt> {
         if read % 8 != 0 {
             return Err(s.corrupt(CorruptKind::CursorMisaligned, offsets::read_pos(slot), read));
         }
@@ -83,6 +88,62 @@ impl Consumer {
                 Err(kind) => return Err(s.corrupt(kind, s.geo.at(self.read), word)),
             }
         }
+    }
+
+    /// For an untethered reader: as [`Consumer::peek`], except that a position the writer has
+    /// declared overwritable (below `tail_pos`) reports `Err(Lossy::Lapped(tail))` instead of
+    /// whatever the bytes there now say. A message returned is not yet known to be intact: copy
+    /// it, then ask [`Consumer::intact`].
+    #[inline]
+    pub(crate) fn peek_lossy(&mut self, s: &Shared) -> Result<Option<Peeked>, Lossy> {
+        loop {
+            let off = self.read & s.geo.mask;
+            // Acquire: SYNC 1, as in `peek`.
+            let word = s.data.load_word(off, Ordering::Acquire);
+            let found = record_at(word, self.read, &s.geo);
+            match found {
+                Ok(Record::Message { len }) => {
+                    return Ok(Some(Peeked {
+                        off: off + 8,
+                        len,
+                        next: self.read + record_size(len),
+                    }))
+                }
+                Ok(Record::Padding { size }) => {
+                    self.read += size;
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(tail) = self.lapped(s) {
+                return Err(Lossy::Lapped(tail));
+            }
+            return match found {
+                Ok(_) => Ok(None),
+                Err(kind) => Err(Lossy::Corrupt(s.corrupt(kind, s.geo.at(self.read), word))),
+            };
+        }
+    }
+
+    /// After an untethered reader copied the record at its position: whether the writer may
+    /// have overwritten it meanwhile (`Some(tail)`: discard the copy).
+    #[inline]
+    pub(crate) fn lapped(&self, s: &Shared) -> Option<u64> {
+        // Acquire fence, then the tail: SYNC 4 as a seqlock. The writer stores `tail_pos` and
+        // executes a SeqCst fence before it writes into bytes below the new tail; if any byte
+        // we copied (relaxed atomic loads, sequenced before this fence) came from such a write,
+        // this load sees the new tail.
+        fence(Ordering::Acquire);
+        let tail = s.hdr().tail_pos.load(Ordering::Relaxed);
+        (tail > self.read).then_some(tail)
+    }
+
+    /// Moves an untethered reader that was lapped to `tail`, the oldest record still intact;
+    /// returns the bytes it skipped.
+    pub(crate) fn skip_to(&mut self, tail: u64) -> u64 {
+        let missed = tail - self.read;
+        self.read = tail;
+        missed
     }
 
     /// On the slow path of an empty poll: the writer says (through `write_pos`, stored after

@@ -66,6 +66,52 @@ fn slow(word: u64, pos: u64, off: u64, geo: &Geometry) -> Result<Record, Corrupt
     Err(CorruptKind::BadRecordHeader)
 }
 
+/// What [`follow`] found: where the committed records end, and what they hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// The first uncommitted position.
+    pub end: u64,
+    /// Messages passed.
+    pub messages: u64,
+    /// Their payload bytes.
+    pub payload: u64,
+}
+
+/// Follows committed records from `start` (a record boundary) to the first uncommitted
+/// position, loading each header word with `load(pos)` and calling `at(pos, run so far)` at
+/// every boundary. Fails with the offending kind, position and word on a corrupt record, or
+/// with [`CorruptKind::WriterTooFarAhead`] if the records run on for more than `limit` bytes.
+pub(crate) fn follow(
+    start: u64,
+    limit: u64,
+    geo: &Geometry,
+    load: impl Fn(u64) -> u64,
+    mut at: impl FnMut(u64, &Run),
+) -> Result<Run, (CorruptKind, u64, u64)> {
+    let mut run = Run {
+        end: start,
+        messages: 0,
+        payload: 0,
+    };
+    loop {
+        at(run.end, &run);
+        let word = load(run.end);
+        match record_at(word, run.end, geo) {
+            Ok(Record::Message { len }) => {
+                run.end += crate::layout::record_size(len);
+                run.messages += 1;
+                run.payload += len;
+            }
+            Ok(Record::Padding { size }) => run.end += size,
+            Ok(Record::Uncommitted) => return Ok(run),
+            Err(kind) => return Err((kind, run.end, word)),
+        }
+        if run.end - start > limit {
+            return Err((CorruptKind::WriterTooFarAhead, run.end, run.end));
+        }
+    }
+}
+
 /// Whether `word` is a committed header (message or padding, any length) for position `pos`.
 #[inline]
 pub(crate) fn is_committed_for(word: u64, pos: u64) -> bool {
