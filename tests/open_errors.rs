@@ -2,8 +2,12 @@
 //! its message names the path; and every truncation length of a valid ring file from 0 to the
 //! header page plus one data page.
 
-use mmring::layout::{HEADER_LEN, MAGIC, VERSION};
+use mmring::layout::{
+    data_offset, Header, ReaderSlot, HEADER_SIZE, MAGIC, MAX_READERS, READER_TABLE_OFFSET,
+    SLOT_SIZE, VERSION,
+};
 use mmring::{CorruptKind, OpenError, Reader, RingOptions, Side, Writer};
+use std::mem::offset_of;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,7 +52,7 @@ fn open_err(path: &Path) -> OpenError {
 }
 
 /// The bytes of a valid ring file of `cap` data bytes, as this library writes it.
-fn valid_ring(name: &str, cap: u64) -> Vec<u8> {
+fn valid_ring(name: &str, cap: usize) -> Vec<u8> {
     let t = Tmp::new(name);
     RingOptions::new()
         .create(cap)
@@ -56,6 +60,19 @@ fn valid_ring(name: &str, cap: u64) -> Vec<u8> {
         .unwrap();
     std::fs::read(&t.0).unwrap()
 }
+
+/// Offset of a header field in the file.
+macro_rules! hdr {
+    ($field:ident) => {
+        offset_of!(Header, $field)
+    };
+}
+
+/// The length of a valid file of a one-slot, 4 KiB ring: the header page and the data.
+const RING_4K: u64 = data_offset(1) as u64 + 4096;
+
+/// Offset of reader slot 0's `read_pos` in the file.
+const READ_POS_0: usize = READER_TABLE_OFFSET + offset_of!(ReaderSlot, read_pos);
 
 fn put_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
@@ -84,6 +101,7 @@ fn already_exists_and_invalid_capacity() {
             matches!(e, OpenError::InvalidCapacity(c) if c == cap),
             "{e}"
         );
+        assert!(!t.0.exists(), "a refused create left a file");
     }
 }
 
@@ -160,6 +178,51 @@ fn invalid_mode_is_refused_by_every_create_path() {
 }
 
 #[test]
+fn invalid_reader_slots_and_mode_are_refused_before_creating_anything() {
+    for readers in [0, MAX_READERS + 1, u32::MAX] {
+        let t = Tmp::new("badreaders");
+        let e = RingOptions::new()
+            .create(4096)
+            .readers(readers)
+            .open_writer(&t.0)
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenError::InvalidReaders(n) if n == readers),
+            "{e}"
+        );
+        assert!(!t.0.exists(), "a refused create left a file");
+    }
+    // Set-uid, set-gid, sticky and anything above the permission bits.
+    for mode in [0o4600, 0o2600, 0o1600, 0o10600, u32::MAX] {
+        let t = Tmp::new("badmode");
+        let e = RingOptions::new()
+            .create(4096)
+            .mode(mode)
+            .open_writer(&t.0)
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenError::InvalidMode { mode: m } if m == mode),
+            "{e}"
+        );
+        assert!(!t.0.exists(), "a refused create left a file");
+    }
+    // The largest table still fits, and lays the data region out after it.
+    let t = Tmp::new("maxreaders");
+    RingOptions::new()
+        .create(4096)
+        .readers(MAX_READERS)
+        .create_unattached(&t.0)
+        .unwrap();
+    let info = mmring::inspect(&t.0).unwrap();
+    assert_eq!(info.readers.len(), MAX_READERS as usize);
+    assert_eq!(info.data_offset, data_offset(MAX_READERS));
+    assert_eq!(
+        std::fs::metadata(&t.0).unwrap().len(),
+        u64::from(data_offset(MAX_READERS)) + 4096
+    );
+}
+
+#[test]
 fn empty_file() {
     let t = Tmp::new("empty");
     std::fs::write(&t.0, b"").unwrap();
@@ -193,7 +256,7 @@ fn bad_magic() {
 fn newer_version() {
     let t = Tmp::new("version");
     let mut b = valid_ring("version-src", 4096);
-    put_u32(&mut b, 8, VERSION + 1);
+    put_u32(&mut b, hdr!(version), VERSION + 1);
     std::fs::write(&t.0, &b).unwrap();
     let e = open_err(&t.0);
     assert!(
@@ -202,12 +265,37 @@ fn newer_version() {
     );
 }
 
+/// v2 refuses a version-1 ring (which it cannot read) with its own error.
+#[test]
+fn older_version() {
+    let t = Tmp::new("oldversion");
+    let mut b = valid_ring("oldversion-src", 4096);
+    put_u32(&mut b, hdr!(version), 1);
+    std::fs::write(&t.0, &b).unwrap();
+    let e = open_err(&t.0);
+    assert!(
+        matches!(e, OpenError::OlderVersion { found: 1, supported, .. } if supported == VERSION),
+        "{e}"
+    );
+    let e = mmring::inspect(&t.0).unwrap_err();
+    assert!(matches!(e, OpenError::OlderVersion { found: 1, .. }), "{e}");
+}
+
 #[test]
 fn bad_header_fields() {
-    let cases: [(&str, usize, u32); 3] = [
-        ("version", 8, 0),
-        ("header_len", 12, 4095),
-        ("ready", 24, 0xDEAD),
+    // v2: `header_len` became `data_offset` (a multiple of the page size, at most 1 MiB), and
+    // `reader_slots` (1 to 64, and the table must fit below the data offset) is new.
+    let table_too_big = ((data_offset(1) as usize - READER_TABLE_OFFSET) / SLOT_SIZE + 1) as u32;
+    let cases: [(&str, usize, u32); 9] = [
+        ("version", hdr!(version), 0),
+        ("data_offset", hdr!(data_offset), 4095),
+        ("data_offset", hdr!(data_offset), 0),
+        ("data_offset", hdr!(data_offset), 2 << 20),
+        ("reader_slots", hdr!(reader_slots), 0),
+        ("reader_slots", hdr!(reader_slots), MAX_READERS + 1),
+        ("reader_slots", hdr!(reader_slots), table_too_big),
+        ("ready", hdr!(ready), 0xDEAD),
+        ("ready", hdr!(ready), u32::MAX),
     ];
     for (field, off, v) in cases {
         let t = Tmp::new(&format!("hdr-{field}"));
@@ -227,7 +315,7 @@ fn capacity_not_power_of_two() {
     for cap in [4097u64, 3 * 1024, 32, 1 << 33] {
         let t = Tmp::new("cap");
         let mut b = valid_ring("cap-src", 4096);
-        put_u64(&mut b, 16, cap);
+        put_u64(&mut b, hdr!(capacity), cap);
         std::fs::write(&t.0, &b).unwrap();
         let e = open_err(&t.0);
         assert!(
@@ -248,10 +336,10 @@ fn length_not_matching_capacity() {
         matches!(
             e,
             OpenError::LengthMismatch {
-                expected: 8192,
-                actual: 12288,
+                expected: RING_4K,
+                actual,
                 ..
-            }
+            } if actual == RING_4K + 4096
         ),
         "{e}"
     );
@@ -270,12 +358,12 @@ fn huge_sparse_file_is_not_mapped_whole() {
     }
     let e = open_err(&t.0);
     assert!(
-        matches!(e, OpenError::LengthMismatch { expected: 8192, actual, .. } if actual == 1 << 40),
+        matches!(e, OpenError::LengthMismatch { expected: RING_4K, actual, .. } if actual == 1 << 40),
         "{e}"
     );
     let e = mmring::inspect(&t.0).unwrap_err();
     assert!(
-        matches!(e, OpenError::LengthMismatch { expected: 8192, actual, .. } if actual == 1 << 40),
+        matches!(e, OpenError::LengthMismatch { expected: RING_4K, actual, .. } if actual == 1 << 40),
         "{e}"
     );
 }
@@ -283,7 +371,7 @@ fn huge_sparse_file_is_not_mapped_whole() {
 #[test]
 fn header_never_initialised() {
     let t = Tmp::new("uninit");
-    std::fs::write(&t.0, vec![0u8; 8192]).unwrap();
+    std::fs::write(&t.0, vec![0u8; RING_4K as usize]).unwrap();
     let e = RingOptions::new()
         .init_timeout(Duration::from_millis(20))
         .open_reader(&t.0)
@@ -297,16 +385,69 @@ fn header_never_initialised() {
 
 #[test]
 fn corrupt_cursors_at_attach() {
+    // A misaligned read cursor: refused by both sides, at the slot's `read_pos`.
     let t = Tmp::new("cursors");
     let mut b = valid_ring("cursors-src", 4096);
-    put_u64(&mut b, 128, 64); // write_pos
-    put_u64(&mut b, 256, 72); // read_pos, ahead of it
+    put_u64(&mut b, READ_POS_0, 68);
     std::fs::write(&t.0, &b).unwrap();
     let e = open_err(&t.0);
     assert!(
-        matches!(&e, OpenError::Corrupt { source, .. } if source.kind == CorruptKind::ReaderAheadOfWriter && source.offset == 256),
+        matches!(&e, OpenError::Corrupt { source, .. } if source.kind == CorruptKind::CursorMisaligned && source.offset == READ_POS_0 as u64 && source.found == 68),
         "{e}"
     );
+
+    // A read cursor ahead of everything committed. v2 semantic change: only the writer can
+    // tell (it walks the committed records from `write_pos`, which is only a lower bound of
+    // their end: a writer that died between a commit and its `write_pos` store leaves a
+    // reader legitimately ahead of it). The reader attaches and finds nothing to read.
+    let t = Tmp::new("ahead");
+    let mut b = valid_ring("ahead-src", 4096);
+    put_u64(&mut b, hdr!(write_pos), 64);
+    put_u64(&mut b, READ_POS_0, 72);
+    std::fs::write(&t.0, &b).unwrap();
+    let e = quick().open_writer(&t.0).unwrap_err();
+    assert!(
+        matches!(&e, OpenError::Corrupt { source, .. } if source.kind == CorruptKind::ReaderAheadOfWriter && source.offset == READ_POS_0 as u64 && source.found == 72),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&*t.0.to_string_lossy()), "{e}");
+    let mut r = quick().open_reader(&t.0).unwrap();
+    assert_eq!(r.try_recv().unwrap_err(), mmring::TryRecvError::Empty);
+    drop(r);
+
+    // The writer's own cursors: misaligned, or a tail that is not behind it by at most a
+    // capacity (new in v2).
+    let cases: [(&str, u64, u64, CorruptKind, usize); 4] = [
+        (
+            "misaligned",
+            12,
+            0,
+            CorruptKind::CursorMisaligned,
+            hdr!(write_pos),
+        ),
+        ("tail-ahead", 64, 72, CorruptKind::BadTail, hdr!(tail_pos)),
+        (
+            "tail-misaligned",
+            64,
+            4,
+            CorruptKind::BadTail,
+            hdr!(tail_pos),
+        ),
+        ("tail-far", 8192, 4088, CorruptKind::BadTail, hdr!(tail_pos)),
+    ];
+    for (name, write, tail, kind, off) in cases {
+        let t = Tmp::new(&format!("wcursor-{name}"));
+        let mut b = valid_ring("wcursor-src", 4096);
+        put_u64(&mut b, hdr!(write_pos), write);
+        put_u64(&mut b, hdr!(tail_pos), tail);
+        put_u64(&mut b, READ_POS_0, tail & !7);
+        std::fs::write(&t.0, &b).unwrap();
+        let e = quick().open_writer(&t.0).unwrap_err();
+        assert!(
+            matches!(&e, OpenError::Corrupt { source, .. } if source.kind == kind && source.offset == off as u64),
+            "{name}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -464,9 +605,9 @@ fn permission_denied_helper() {
 
 #[test]
 fn every_truncation_length() {
-    let cap = 4096u64;
+    let cap = 4096usize;
     let full = valid_ring("trunc-src", cap);
-    let total = u64::from(HEADER_LEN) + cap;
+    let total = u64::from(data_offset(1)) + cap as u64;
     assert_eq!(full.len() as u64, total);
     let t = Tmp::new("trunc");
     for len in 0..=full.len() {
@@ -475,13 +616,17 @@ fn every_truncation_length() {
         let insp = mmring::inspect(&t.0);
         match (len, res) {
             (0, Err(OpenError::Empty { .. })) => {}
-            (1..=1023, Err(OpenError::TooShort { len: l, .. })) if l == len as u64 => {}
+            (l, Err(OpenError::TooShort { len: got, .. }))
+                if l < HEADER_SIZE && got == len as u64 => {}
             (
-                1024..,
+                l,
                 Err(OpenError::LengthMismatch {
                     expected, actual, ..
                 }),
-            ) if expected == total && actual == len as u64 && len < full.len() => {}
+            ) if l >= HEADER_SIZE
+                && expected == total
+                && actual == len as u64
+                && len < full.len() => {}
             (l, Ok(_)) if l == full.len() => {}
             (l, other) => panic!("length {l}: unexpected {other:?}"),
         }
