@@ -385,9 +385,10 @@ fn a_reader_started_after_both_sides_exited_gets_what_was_not_consumed() {
     run("stream-writer", stream_env(&path, 0, 300, 120, false));
     // Reader 1 consumes 0..100 and exits; the writer is gone but 200 remain.
     run("stream-reader", stream_env(&path, 0, 100, 120, false));
+    // (Reader 1 gave back what it consumed when it dropped its `Reader` on exit.)
     let info = mmring::inspect(&path).unwrap();
-    assert_eq!(info.messages_in_flight, Some(200));
-    assert!(!info.writer.alive && !info.reader.alive);
+    assert_eq!(info.readers[0].messages_pending, Some(200));
+    assert!(!info.writer.alive && !info.readers[0].side.alive);
     // Writer 2 appends 300..350 and exits.
     run("stream-writer", stream_env(&path, 300, 50, 120, false));
     // Reader 2, started after everyone exited, gets 100..350.
@@ -453,9 +454,9 @@ fn a_second_writer_or_reader_is_refused_naming_the_holder_pid() {
         reader.pid(),
     );
     let info = mmring::inspect(&path).unwrap();
-    assert!(info.writer.alive && info.reader.alive);
+    assert!(info.writer.alive && info.readers[0].side.alive);
     assert_eq!(
-        (info.writer.pid, info.reader.pid),
+        (info.writer.pid, info.readers[0].side.pid),
         (writer.pid() as u32, reader.pid() as u32)
     );
     // Two handles in one process exclude each other too (OFD locks, not per-process locks).
@@ -487,7 +488,7 @@ fn the_claim_of_a_killed_holder_is_taken_over_without_cleanup() {
         let after = mmring::inspect(&path).unwrap();
         let (b, a) = match side {
             "writer" => (before.writer, after.writer),
-            _ => (before.reader, after.reader),
+            _ => (before.readers[0].side, after.readers[0].side),
         };
         // The header still says "attached" (nobody detached), but the kernel lock is gone.
         assert!(b.alive && !a.alive, "{side}: before {b:?}, after {a:?}");
@@ -580,7 +581,7 @@ fn example_reader_exits_3_when_the_writer_died_before_count() {
     let reader = common::Captured::spawn(example_cmd("reader", &path, 5000));
     // Start the writer once the reader is attached, so that the reader sees it come and go.
     let t = Instant::now();
-    while !mmring::inspect(&path).unwrap().reader.alive {
+    while !mmring::inspect(&path).unwrap().readers[0].side.alive {
         assert!(t.elapsed() < LONG, "the example reader never attached");
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -33,7 +33,13 @@ impl Handle {
         let shared = region.shared();
         claim::claim_writer(&shared, &region)
             .map_err(|e| claim_error(&region, Side::Writer, e, Vec::new()))?;
-        Ok(Self::new(region, shared, Role::Writer, Peer::Readers, strategy))
+        Ok(Self::new(
+            region,
+            shared,
+            Role::Writer,
+            Peer::Readers,
+            strategy,
+        ))
     }
 
     /// Claims a free reader slot of `region` for a reader of `kind`.
@@ -159,7 +165,10 @@ impl Handle {
 fn claim_error(region: &Region, side: Side, e: ClaimError, holders: Vec<u32>) -> OpenError {
     let path = region.path().to_path_buf();
     match e {
-        ClaimError::Taken(_) if holders.len() > 1 => OpenError::ReadersFull { path, pids: holders },
+        ClaimError::Taken(_) if holders.len() > 1 => OpenError::ReadersFull {
+            path,
+            pids: holders,
+        },
         ClaimError::Taken(pid) => OpenError::SideTaken { path, side, pid },
         ClaimError::Corrupt(source) => OpenError::Corrupt { path, source },
         ClaimError::Io(source) => OpenError::Io {

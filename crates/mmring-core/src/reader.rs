@@ -3,8 +3,8 @@
 use crate::data::View;
 use crate::error::{Corrupt, OpenError, PodError, RecvError, TryRecvError};
 use crate::handle::Handle;
-use crate::os::Region;
 use crate::layout::KIND_TETHERED;
+use crate::os::Region;
 use crate::ring::claim::{self, Role, StartAt};
 use crate::ring::notify::wake_writer;
 use crate::ring::{Consumer, Peeked};

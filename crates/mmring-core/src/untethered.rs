@@ -247,7 +247,11 @@ impl UntetheredReader {
 
     /// Reads the next message with `read` and returns what it returned if the message was
     /// intact throughout; consumes the message either way.
-    fn take<R>(&mut self, p: Peeked, read: impl FnOnce(&InPlace<'_>) -> R) -> Result<R, TryRecvError> {
+    fn take<R>(
+        &mut self,
+        p: Peeked,
+        read: impl FnOnce(&InPlace<'_>) -> R,
+    ) -> Result<R, TryRecvError> {
         let view = InPlace {
             data: &self.h.shared.data,
             off: p.off,

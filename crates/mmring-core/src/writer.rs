@@ -207,7 +207,10 @@ impl Writer {
     #[inline(always)]
     fn try_reserve_inner(&mut self, len: usize) -> Result<Reservation, TrySendError> {
         let len = self.check(len)?;
-        match self.prod.reserve_probing(&self.h.shared, &self.h.region, len) {
+        match self
+            .prod
+            .reserve_probing(&self.h.shared, &self.h.region, len)
+        {
             Ok(Some(res)) => Ok(res),
             Ok(None) => Err(TrySendError::Full),
             Err(c) => Err(self.h.poison(c).into()),

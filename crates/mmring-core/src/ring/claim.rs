@@ -174,8 +174,10 @@ pub(crate) fn claim_reader(
                 loop {
                     // SeqCst fence: SYNC 4 (see above).
                     fence(Ordering::SeqCst);
-                    // Relaxed: ordered by the fence, against the writer's store and fence.
-                    let tail = s.hdr().tail_pos.load(Ordering::Relaxed);
+                    // Acquire: ordered by the fence against the writer's store and fence, and
+                    // pairs with its Release store, so that the records at a tail we move to
+                    // are visible.
+                    let tail = s.hdr().tail_pos.load(Ordering::Acquire);
                     if tail <= join.pos {
                         break;
                     }

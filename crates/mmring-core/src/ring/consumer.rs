@@ -132,9 +132,12 @@ impl Consumer {
         // Acquire fence, then the tail: SYNC 4 as a seqlock. The writer stores `tail_pos` and
         // executes a SeqCst fence before it writes into bytes below the new tail; if any byte
         // we copied (relaxed atomic loads, sequenced before this fence) came from such a write,
-        // this load sees the new tail.
+        // this load sees the new tail. Acquire on the load itself: pairs with the writer's
+        // Release store, so that a reader that moves to the tail it read sees the records
+        // there (a record staged behind another's commit has a Relaxed header: the reader must
+        // not reach it without synchronising with the writer first).
         fence(Ordering::Acquire);
-        let tail = s.hdr().tail_pos.load(Ordering::Relaxed);
+        let tail = s.hdr().tail_pos.load(Ordering::Acquire);
         (tail > self.read).then_some(tail)
     }
 

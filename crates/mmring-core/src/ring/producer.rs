@@ -23,9 +23,9 @@
 //! reader is declared lapped only for bytes the writer is about to overwrite.
 
 use super::validate::{follow, record_at, Record};
+use super::Os;
 use super::{offsets, Shared};
 use crate::error::{Corrupt, CorruptKind};
-use super::Os;
 use crate::layout::{
     message_word, padding_word, reader_lock_byte, record_size, KIND_UNTETHERED, MAX_CAPACITY,
     SIDE_ATTACHED,
@@ -256,12 +256,16 @@ impl Producer {
         };
         let mut bound = scan.bound;
         if target > self.tail {
-            // Relaxed, then a SeqCst fence: SYNC 4. The fence orders this store before the
-            // re-read of the reader table below, against the fence a joining reader executes
-            // between storing its position and re-reading `tail_pos` (`claim::claim_reader`):
-            // either we see the joiner here (a live reader holds wherever it is), or it sees
-            // the new tail and moves up to it.
-            s.hdr().tail_pos.store(target, Ordering::Relaxed);
+            // Release, then a SeqCst fence: SYNC 4. Release: a reader that loads this tail
+            // (Acquire) and goes there sees the records below `published`, even those whose
+            // headers were staged with Relaxed stores behind another record's commit. The fence
+            // orders this store before the re-read of the reader table below, against the fence
+            // a joining reader executes between storing its position and re-reading `tail_pos`
+            // (`claim::claim_reader`): either we see the joiner here (a live reader holds
+            // wherever it is), or it sees the new tail and moves up to it. It also orders the
+            // store before our overwriting of the bytes below the new tail, which an untethered
+            // reader's copy-then-check relies on (`Consumer::lapped`).
+            s.hdr().tail_pos.store(target, Ordering::Release);
             fence(Ordering::SeqCst);
             self.tail = target;
             bound = bound.min(self.scan(s)?.bound);
