@@ -25,7 +25,7 @@ fn usage() -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut size, mut capacity) = ((8, 256), 1u64 << 20);
+    let (mut size, mut capacity) = ((8, 256), 1usize << 20);
     let mut pos = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
