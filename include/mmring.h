@@ -85,6 +85,11 @@
 #define MMRING_OPT_SET_GROUP 2
 
 /**
+ * The most reader slots a ring can have.
+ */
+#define MMRING_MAX_READERS 64
+
+/**
  * `mmring_reader_drain` flag: copy each message out of the ring (with atomic loads) before the
  * callback sees it, which is sound whatever the writer does; without it the callback sees the
  * message in place.

@@ -254,3 +254,61 @@ pub(crate) unsafe fn path<'a>(path: *const c_char) -> Result<&'a Path, Error> {
 pub(crate) fn timeout(ns: u64) -> std::time::Duration {
     std::time::Duration::from_nanos(ns)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{mmring_last_error, MMRING_BUSY, MMRING_PANIC, MMRING_WRONG_STATE};
+
+    #[derive(Debug)]
+    struct Probe(u32);
+
+    impl Kind for Probe {
+        const MAGIC: u64 = 0x1234;
+        const NAME: &'static str = "probe";
+    }
+
+    fn last() -> String {
+        // SAFETY: a NUL-terminated string valid until the next call on this thread.
+        unsafe { CStr::from_ptr(mmring_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_is_a_status_and_leaves_the_handle_unusable_but_closable() {
+        let mut h = Shell::into_raw(Probe(0));
+        // SAFETY: `h` is a live handle of this kind in all the calls below.
+        let st = unsafe { Shell::with(h, |_: &mut Probe| panic!("on purpose")) };
+        assert_eq!(st, MMRING_PANIC);
+        assert!(last().contains("on purpose"), "{}", last());
+        // SAFETY: as above.
+        let st = unsafe {
+            Shell::with(h, |p: &mut Probe| {
+                p.0 += 1;
+                Ok(())
+            })
+        };
+        assert_eq!(st, MMRING_WRONG_STATE);
+        // SAFETY: as above; `close` nulls `h`.
+        assert_eq!(unsafe { Shell::close(&mut h) }, 0);
+        assert!(h.is_null());
+    }
+
+    #[test]
+    fn a_reentrant_call_is_busy() {
+        let mut h = Shell::into_raw(Probe(0));
+        let raw = h;
+        // SAFETY: `raw` is live for the whole outer call.
+        let st = unsafe {
+            Shell::with(raw, |_: &mut Probe| {
+                let inner = Shell::with(raw, |_: &mut Probe| Ok(()));
+                assert_eq!(inner, MMRING_BUSY);
+                Ok(())
+            })
+        };
+        assert_eq!(st, 0);
+        // SAFETY: live, not in use.
+        assert_eq!(unsafe { Shell::close(&mut h) }, 0);
+    }
+}

@@ -75,7 +75,8 @@ pub struct OptionsC {
 }
 
 /// The most reader slots a ring can have.
-pub const MMRING_MAX_READERS: u32 = api::layout::MAX_READERS;
+pub const MMRING_MAX_READERS: u32 = 64;
+const _: () = assert!(MMRING_MAX_READERS == api::layout::MAX_READERS);
 
 const SIZE: usize = std::mem::size_of::<OptionsC>();
 const _: () = assert!(SIZE == 48);
