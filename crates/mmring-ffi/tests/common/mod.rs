@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 /// The flags of a sanitizer build: AddressSanitizer (with LeakSanitizer) and
 /// UndefinedBehaviorSanitizer, any report fatal.
@@ -23,22 +24,41 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The directory holding `libmmring.a`: the profile directory this test binary was built in
-/// (`target/<profile>/deps/<test>` → `target/<profile>`). Cargo builds the library's staticlib
-/// and cdylib before the integration tests that depend on the package.
+/// The directory holding a `libmmring.a` built from the current sources.
+///
+/// Cargo does not build a package's staticlib for its integration tests (they link no library
+/// of a package that has no rlib), so the tests build it, once per test binary, with a nested
+/// `cargo build -p mmring-ffi` into a target directory of their own (`<target>/ffi-tests`: the
+/// outer cargo holds the lock of its own). A no-op when it is fresh.
 pub fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>")
-        .to_path_buf();
-    assert!(
-        dir.join("libmmring.a").exists(),
-        "{} has no libmmring.a: build it with `cargo build -p mmring-ffi`",
-        dir.display()
-    );
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test's own path");
+        // target/<profile>/deps/<test>
+        let target = exe
+            .ancestors()
+            .nth(3)
+            .expect("target/<profile>/deps/<test>")
+            .join("ffi-tests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(&cargo)
+            .args(["build", "--quiet", "-p", "mmring-ffi", "--manifest-path"])
+            .arg(root().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("RUSTFLAGS")
+            .output()
+            .expect("cargo, to build libmmring for the C tests");
+        assert!(
+            out.status.success(),
+            "cargo build -p mmring-ffi failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = target.join("debug");
+        assert!(dir.join("libmmring.a").exists(), "{}", dir.display());
+        dir
+    })
+    .clone()
 }
 
 /// The native libraries a Rust staticlib needs (`--print native-static-libs`).
