@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 /**
  * The version of the C ABI this library implements. Incremented only by an incompatible
  * change (which the stability promise in `docs/C-API.md` rules out within a major version);
@@ -1189,5 +1188,3 @@ mmring_status mmring_writer_batch_end(struct mmring_writer *w);
 #endif  // __cplusplus
 
 #endif  /* MMRING_H */
-
-#define MMRING_VERSION_STRING "0.1.0"
