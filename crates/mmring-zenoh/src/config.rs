@@ -34,8 +34,8 @@ impl Mode {
 ///     ..Default::default()
 /// };
 /// let c = o.to_config()?;
-/// assert_eq!(c.get_json("connect/endpoints")?, r#"["tcp/127.0.0.1:7447"]"#);
-/// assert_eq!(c.get_json("scouting/multicast/enabled")?, "false");
+/// assert_eq!(c.get_json("connect/endpoints").unwrap(), r#"["tcp/127.0.0.1:7447"]"#);
+/// assert_eq!(c.get_json("scouting/multicast/enabled").unwrap(), "false");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
