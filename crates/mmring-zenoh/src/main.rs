@@ -155,6 +155,20 @@ fn main() -> ExitCode {
             .stats_interval
             .or(side.stats.stats.then_some(Duration::from_secs(1))),
         progress: true,
+        announce: Some(match &cli.command {
+            Command::Out { ring, .. } => format!(
+                "running: {} -> {} ({})",
+                ring.display(),
+                side.key,
+                if side.lossy { "lossy" } else { "lossless" }
+            ),
+            Command::In { ring, .. } => format!(
+                "running: {} -> {} ({})",
+                side.key,
+                ring.display(),
+                if side.lossy { "lossy" } else { "lossless" }
+            ),
+        }),
     };
     let counters = Arc::new(Counters::default());
     let result = match &cli.command {

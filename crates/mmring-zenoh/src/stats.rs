@@ -99,6 +99,9 @@ pub struct Report {
     pub interval: Option<Duration>,
     /// Draw a progress line on standard error if it is a terminal (and no `interval`).
     pub progress: bool,
+    /// A line printed once the bridge is set up (its Zenoh session open, its publisher or
+    /// subscriber declared), after the side's prefix.
+    pub announce: Option<String>,
 }
 
 /// Watches the session's connectivity (to count reconnects) and prints the counters, until
@@ -112,6 +115,9 @@ pub(crate) fn monitor(
     std::thread::Builder::new()
         .name("mmring-zenoh-monitor".into())
         .spawn(move || {
+            if let Some(a) = &report.announce {
+                eprintln!("mmring-zenoh {}: {a}", report.side);
+            }
             let bar =
                 (report.progress && report.interval.is_none() && std::io::stderr().is_terminal())
                     .then(|| {

@@ -296,11 +296,13 @@ fn a_full_destination_ring_slows_the_stream_without_loss() {
             "A and B never both filled"
         );
     }
-    // Everything sent so far is held, a ring's worth in B and a ring's worth in A (the
-    // outbound's unacknowledged window is part of A until it is acknowledged).
+    // Everything sent so far is held: a ring's worth in B and a ring's worth in A, which
+    // overlap by at most the outbound's window (written into B, not yet acknowledged, so not
+    // yet released from A; a window is at most half of A).
+    let per_ring = (1 << 14) / 112;
     assert!(
-        sent + 2 >= 2 * ((1 << 14) / 112),
-        "sent {sent}: less than two rings' worth"
+        sent + 2 >= per_ring + per_ring / 2,
+        "sent {sent}: less than a ring's worth in each, minus a window"
     );
     let mut r = Reader::open(&b).unwrap();
     let got = read_stream(&mut r, sent, |_| {});
@@ -471,4 +473,57 @@ fn usage_and_ring_errors_are_clear() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn a_stopped_outbound_bridge_leaves_its_unacknowledged_window_in_the_ring() {
+    let d = tmp();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+    create_ring(&a, 1 << 16);
+    create_ring(&b, 1 << 12);
+    let port = free_port();
+    let inb = Bridge::start(
+        d.path(),
+        "in",
+        &args(&["in", b_s, "--key", "t/stop"], &listen(port)),
+    );
+    let out_args = args(&["out", a_s, "--key", "t/stop"], &connect(port));
+    let out = Bridge::start(d.path(), "out1", &out_args);
+    wait_for_reader(&a);
+    let mut w = Writer::open(&a).unwrap();
+    let mut buf = [0u8; 100];
+    for seq in 0..200 {
+        mmring_testkit::stream::fill(seq, &mut buf);
+        w.send(&buf).unwrap();
+    }
+    // B (4 KiB, unread) fills: the window of 200 cannot be acknowledged.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while mmring::inspect(&b).unwrap().readers[0].lag + 112 <= 4096 {
+        assert!(std::time::Instant::now() < deadline, "B never filled");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    out.wait_for_line("running", |l| l.contains(": running: "));
+    let _ = nix::sys::signal::kill(out.pid(), nix::sys::signal::Signal::SIGTERM);
+    let (st, text) = out.wait();
+    assert!(st.success(), "{text}");
+    assert!(
+        text.contains("200 published messages not acknowledged"),
+        "{text}"
+    );
+    // Nothing of the window was released from A.
+    assert_eq!(
+        mmring::inspect(&a).unwrap().readers[0].messages_pending,
+        Some(200)
+    );
+    // The next outbound bridge publishes it again; B gets each message once.
+    let out2 = Bridge::start(d.path(), "out2", &out_args);
+    let mut r = Reader::open(&b).unwrap();
+    let got = read_stream(&mut r, 200, |_| {});
+    assert_eq!((got.duplicates, got.gaps), (0, 0), "{got:?}");
+    drop(w);
+    out2.stop();
+    let si = inb.stop();
+    assert_eq!(si["messages"], 200);
+    assert!(si["duplicates"] > 0, "{si:?}");
 }

@@ -101,6 +101,8 @@ impl Bridge {
 
     /// SIGTERM, wait, and the counters of its final line.
     pub fn stop(mut self) -> Stats {
+        // Signals are handled once it is set up (before, SIGTERM would simply kill it).
+        self.wait_for_line("running", |l| l.contains(": running: "));
         let _ = kill(self.pid(), Signal::SIGTERM);
         let st = self.child.wait().expect("wait for bridge");
         let text = self.stderr();
