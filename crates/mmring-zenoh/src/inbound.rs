@@ -260,6 +260,7 @@ impl Sink<'_> {
                 Ack { source, end }.encode().to_vec(),
             )
             .congestion_control(CongestionControl::Block)
+            .express(true)
             .wait()
             .map_err(BridgeError::zenoh("put acknowledgement"))
     }
