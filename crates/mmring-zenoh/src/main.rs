@@ -56,8 +56,9 @@ enum Command {
         /// At most this many messages in flight (published, not yet acknowledged).
         #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
         window: u32,
-        /// Exit (status 0) once the ring's writer has gone and everything it wrote was
-        /// bridged, instead of waiting for the next writer.
+        /// Exit (status 0) once the ring's writer has gone (also one that left before this
+        /// bridge attached) and everything it wrote was bridged, instead of waiting for the
+        /// next writer.
         #[arg(long)]
         exit_on_disconnect: bool,
     },

@@ -13,7 +13,7 @@ use crate::position::{self, Positions};
 use crate::stats::{self, Counters, Report};
 use crate::wire::{ack_key, Ack, Tag};
 use crate::ZenohOptions;
-use mmring::{Reader, RecvError, RingOptions, TryRecvError};
+use mmring::{Reader, RecvError, RingOptions, TryRecvError, WriterStatus};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -205,6 +205,8 @@ struct Pump<'a> {
 /// What one window came to.
 enum Window {
     Done,
+    /// Lossy, nobody subscribed: dropped (and counted); release it all the same.
+    Dropped,
     /// Leave its messages in the ring: return with this.
     Abandon(Result<Outcome, BridgeError>),
 }
@@ -240,7 +242,17 @@ impl Pump<'_> {
             };
             match waited {
                 Ok(()) => {}
-                Err(RecvError::Timeout) => continue,
+                Err(RecvError::Timeout) => {
+                    // A writer that left before we attached is never reported as
+                    // `Disconnected`: the ring is drained all the same.
+                    if self.o.exit_on_disconnect
+                        && reader.writer_status() == WriterStatus::Gone
+                        && reader.pending() == 0
+                    {
+                        return Ok(Outcome::Drained);
+                    }
+                    continue;
+                }
                 Err(RecvError::Disconnected) => {
                     if self.o.exit_on_disconnect {
                         return Ok(Outcome::Drained);
@@ -298,6 +310,7 @@ impl Pump<'_> {
                     Counters::add(&self.counters.bytes, payload);
                     drop(batch); // releases the window's space: it is in the far ring now
                 }
+                Window::Dropped => drop(batch),
                 Window::Abandon(r) => {
                     // Neither the batch nor the reader may release: the window stays in the
                     // ring for the next outbound bridge. Their mapping and locks go with the
@@ -340,7 +353,7 @@ impl Pump<'_> {
         if self.o.lossy {
             if !self.link.matching {
                 Counters::add(&self.counters.dropped, msgs.len() as u64);
-                return Window::Done;
+                return Window::Dropped;
             }
             return match self.publish(msgs) {
                 Ok(()) => Window::Done,

@@ -527,3 +527,39 @@ fn a_stopped_outbound_bridge_leaves_its_unacknowledged_window_in_the_ring() {
     assert_eq!(si["messages"], 200);
     assert!(si["duplicates"] > 0, "{si:?}");
 }
+
+#[test]
+fn a_lossy_outbound_bridge_empties_its_ring_with_no_subscriber_and_counts_drops() {
+    let d = tmp();
+    let a = d.path().join("a");
+    create_ring(&a, 1 << 16);
+    let mut w = Writer::open(&a).unwrap();
+    for i in 0..100u64 {
+        w.send(&i.to_le_bytes()).unwrap();
+    }
+    drop(w);
+    let port = free_port();
+    let out = Bridge::start(
+        d.path(),
+        "out",
+        &args(
+            &[
+                "out",
+                a.to_str().unwrap(),
+                "--key",
+                "t/void",
+                "--lossy",
+                "--exit-on-disconnect",
+            ],
+            &connect(port),
+        ),
+    );
+    let (st, text) = out.wait();
+    assert!(st.success(), "{text}");
+    let so = final_stats(&text).unwrap();
+    assert_eq!((so["messages"], so["dropped"]), (0, 100), "{so:?}");
+    assert_eq!(
+        mmring::inspect(&a).unwrap().readers[0].messages_pending,
+        Some(0)
+    );
+}
