@@ -212,6 +212,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mmring-zenoh {name}: {e}");
+            if matches!(
+                &e,
+                BridgeError::Zenoh {
+                    op: "open session",
+                    ..
+                }
+            ) && matches!(z.mode, Some(Mode::Client))
+            {
+                eprintln!(
+                    "mmring-zenoh {name}: a Zenoh client gives up when no router answers at start; start the router first, or set connect/timeout_ms and connect/exit_on_failure in a --config file"
+                );
+            }
             ExitCode::from(match e {
                 BridgeError::Open(_) | BridgeError::NoRing { .. } | BridgeError::Attach { .. } => 4,
                 BridgeError::Config { .. } | BridgeError::Key { .. } => 2,

@@ -563,3 +563,39 @@ fn a_lossy_outbound_bridge_empties_its_ring_with_no_subscriber_and_counts_drops(
         Some(0)
     );
 }
+
+#[test]
+fn a_client_outbound_bridge_through_a_router_inbound_bridge() {
+    let d = tmp();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+    create_ring(&a, 1 << 16);
+    create_ring(&b, 1 << 16);
+    let port = free_port();
+    let inb = Bridge::start(
+        d.path(),
+        "in",
+        &args(
+            &["in", b_s, "--key", "t/router", "--mode", "router"],
+            &listen(port),
+        ),
+    );
+    // A Zenoh client gives up at once when its router is not there yet (Zenoh's default for
+    // clients): start it once the router is up.
+    inb.wait_for_line("running", |l| l.contains(": running: "));
+    let out = Bridge::start(
+        d.path(),
+        "out",
+        &args(
+            &["out", a_s, "--key", "t/router", "--mode", "client"],
+            &connect(port),
+        ),
+    );
+    let mut r = Reader::open(&b).unwrap();
+    let w = spawn_stream_writer(&a, 5_000, 8, 256);
+    let got = read_stream(&mut r, 5_000, |_| {});
+    drop(w.join().unwrap());
+    assert_eq!((got.duplicates, got.gaps), (0, 0));
+    assert_eq!(out.stop()["messages"], 5_000);
+    assert_eq!(inb.stop()["messages"], 5_000);
+}
