@@ -192,63 +192,63 @@ fn c_reader_refuses_hostile_records() {
     );
     const CAP: u64 = 4096;
     let data = u64::from(data_offset(1));
-    type Case = (&'static str, u64, &'static [(u64, u64)], i32);
+    type Case = (&'static str, u64, Vec<(u64, u64)>, i32);
     // (name, read position, words to write at positions, expected exit status)
-    let cases: &[Case] = &[
+    let cases: Vec<Case> = vec![
         (
             "message longer than the maximum",
             0,
-            &[(0, message_word(0, 2041))],
+            vec![(0, message_word(0, 2041))],
             3,
         ),
         (
             "message crossing the end",
             4080,
-            &[(4080, message_word(4080, 16))],
+            vec![(4080, message_word(4080, 16))],
             3,
         ),
         (
             "maximum message at the end",
             4080,
-            &[(4080, message_word(4080, 2040))],
+            vec![(4080, message_word(4080, 2040))],
             3,
         ),
         (
             "length with the commit bit only",
             64,
-            &[(64, message_word(64, 0) | 0x7fff_ffff)],
+            vec![(64, message_word(64, 0) | 0x7fff_ffff)],
             3,
         ),
         (
             "padding that does not reach the end",
             4000,
-            &[(4000, padding_word(4000, 80))],
+            vec![(4000, padding_word(4000, 80))],
             3,
         ),
         (
             "padding of half the ring",
             2048,
-            &[(2048, padding_word(2048, 2040))],
+            vec![(2048, padding_word(2048, 2040))],
             3,
         ),
-        ("garbage", 0, &[(0, 0xdead_beef_dead_beef)], 3),
+        ("garbage", 0, vec![(0, 0xdead_beef_dead_beef)], 3),
         (
             "header from two laps ago",
             2 * CAP,
-            &[(0, message_word(0, 5))],
+            vec![(0, message_word(0, 5))],
             3,
         ),
         (
             "message stamped for another position",
             8,
-            &[(8, message_word(16, 5))],
+            vec![(8, message_word(16, 5))],
             3,
         ),
-        ("zero: nothing committed", 0, &[], 2),
+        ("zero: nothing committed", 0, vec![], 2),
         (
             "header from the previous lap: nothing committed",
             CAP,
-            &[(0, message_word(0, 5))],
+            vec![(0, message_word(0, 5))],
             2,
         ),
     ];

@@ -416,7 +416,7 @@ fn faults_in_two_threads_at_once_are_each_reported_as_truncated() {
             go.wait();
             loop {
                 match w.try_send(&[7; 1000]) {
-                    Ok(()) | Err(TrySendError::Full(_)) => {}
+                    Ok(()) | Err(TrySendError::Full) => {}
                     Err(TrySendError::Corrupt(c)) => return c.kind,
                     Err(e) => panic!("{e}"),
                 }
