@@ -477,8 +477,9 @@ fn batches_publish_and_release_with_one_cursor_store() {
         mmring::inspect(&path).unwrap().write_pos,
         10 * record_size(50) + record_size(3)
     );
-    // Reader batch: the released cursor stays put while the batch hands messages out, and
-    // jumps once: when the batch finds the ring empty (v2: the empty poll releases) or ends.
+    // Reader batch: the released cursor stays put while the batch hands messages out, even
+    // when it finds the ring empty (a batch's messages go back only together, when it ends),
+    // and jumps once, when the batch drops.
     let end = mmring::inspect(&path).unwrap().write_pos;
     {
         let mut b = r.batch();
@@ -495,13 +496,12 @@ fn batches_publish_and_release_with_one_cursor_store() {
         assert_eq!((b.len(), b.is_empty()), (11, false));
         assert_eq!(
             released(&path),
-            end,
-            "the empty poll ending the batch released"
+            0,
+            "an empty poll inside a batch releases nothing"
         );
     }
     assert_eq!(released(&path), end);
-    // The space a batch consumed is not the writer's until the batch ends (as long as it has
-    // not found the ring empty).
+    // The space a batch consumed is not the writer's until the batch ends.
     let mut k = 0;
     while w.try_send(&[9; 200]).is_ok() {
         k += 1;
