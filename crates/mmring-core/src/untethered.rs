@@ -258,8 +258,10 @@ impl UntetheredReader {
             len: p.len as usize,
         };
         let out = read(&view);
-        if let Some(tail) = self.cons.lapped(&self.h.shared) {
-            return Err(self.lapped(tail));
+        match self.cons.lapped(&self.h.shared) {
+            Ok(None) => {}
+            Ok(Some(tail)) => return Err(self.lapped(tail)),
+            Err(c) => return Err(self.h.poison(c).into()),
         }
         self.cons.consume(p.next);
         if self.cons.should_release(&self.h.shared) {

@@ -181,6 +181,10 @@ pub(crate) fn claim_reader(
                     if tail <= join.pos {
                         break;
                     }
+                    if let Err(c) = super::check_tail(s, tail) {
+                        detach(s, os, Role::Reader(i));
+                        return Err((ClaimError::Corrupt(c), holders));
+                    }
                     if start == StartAt::Resume {
                         join.missed += tail - join.pos;
                     }
@@ -208,11 +212,15 @@ pub(crate) fn claim_reader(
 fn first_position(s: &Shared, i: u32, start: StartAt, missed: &mut u64) -> Result<u64, Corrupt> {
     // Acquire: pairs with the writer's stores of its cursors (Release for `write_pos`; the
     // fence of SYNC 4 orders `tail_pos`).
+    // Acquire: pairs with the Release store of the slot's previous reader.
+    let r = s.slot(i).read_pos.load(Ordering::Acquire);
+    if start == StartAt::Resume {
+        super::check_read_pos(s, i, r)?;
+    }
     let tail = s.hdr().tail_pos.load(Ordering::Acquire);
+    super::check_tail(s, tail)?;
     Ok(match start {
         StartAt::Resume => {
-            // Acquire: pairs with the Release store of the slot's previous reader.
-            let r = s.slot(i).read_pos.load(Ordering::Acquire);
             if r >= tail {
                 r
             } else {

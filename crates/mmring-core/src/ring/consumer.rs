@@ -30,6 +30,28 @@ pub(crate) struct Consumer {
     every: u64,
 }
 
+/// A tail a reader is about to move to must be a position it can stand on.
+pub(crate) fn check_tail(s: &Shared, tail: u64) -> Result<(), Corrupt> {
+    if tail >= super::producer::CURSOR_LIMIT {
+        return Err(s.corrupt(CorruptKind::CursorOverflow, offsets::TAIL_POS, tail));
+    }
+    if tail % 8 != 0 {
+        return Err(s.corrupt(CorruptKind::BadTail, offsets::TAIL_POS, tail));
+    }
+    Ok(())
+}
+
+/// A reader's own cursor: a multiple of 8 below 2^63.
+pub(crate) fn check_read_pos(s: &Shared, slot: u32, read: u64) -> Result<(), Corrupt> {
+    if read % 8 != 0 {
+        return Err(s.corrupt(CorruptKind::CursorMisaligned, offsets::read_pos(slot), read));
+    }
+    if read >= super::producer::CURSOR_LIMIT {
+        return Err(s.corrupt(CorruptKind::CursorOverflow, offsets::read_pos(slot), read));
+    }
+    Ok(())
+}
+
 /// Why an untethered reader's poll returned nothing to read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Lossy {
@@ -115,8 +137,10 @@ impl Consumer {
                 }
                 _ => {}
             }
-            if let Some(tail) = self.lapped(s) {
-                return Err(Lossy::Lapped(tail));
+            match self.lapped(s) {
+                Ok(Some(tail)) => return Err(Lossy::Lapped(tail)),
+                Ok(None) => {}
+                Err(c) => return Err(Lossy::Corrupt(c)),
             }
             return match found {
                 Ok(_) => Ok(None),
@@ -128,7 +152,7 @@ impl Consumer {
     /// After an untethered reader copied the record at its position: whether the writer may
     /// have overwritten it meanwhile (`Some(tail)`: discard the copy).
     #[inline]
-    pub(crate) fn lapped(&self, s: &Shared) -> Option<u64> {
+    pub(crate) fn lapped(&self, s: &Shared) -> Result<Option<u64>, Corrupt> {
         // Acquire fence, then the tail: SYNC 4 as a seqlock. The writer stores `tail_pos` and
         // executes a SeqCst fence before it writes into bytes below the new tail; if any byte
         // we copied (relaxed atomic loads, sequenced before this fence) came from such a write,
@@ -138,7 +162,11 @@ impl Consumer {
         // not reach it without synchronising with the writer first).
         fence(Ordering::Acquire);
         let tail = s.hdr().tail_pos.load(Ordering::Acquire);
-        (tail > self.read).then_some(tail)
+        if tail <= self.read {
+            return Ok(None);
+        }
+        check_tail(s, tail)?;
+        Ok(Some(tail))
     }
 
     /// Moves an untethered reader that was lapped to `tail`, the oldest record still intact;

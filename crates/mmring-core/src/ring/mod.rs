@@ -32,7 +32,7 @@ pub(crate) mod notify;
 mod producer;
 pub(crate) mod validate;
 
-pub(crate) use consumer::{Consumer, Lossy, Peeked};
+pub(crate) use consumer::{check_read_pos, check_tail, Consumer, Lossy, Peeked};
 pub(crate) use producer::{Producer, Reservation};
 
 use crate::data::Data;
