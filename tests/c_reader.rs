@@ -111,64 +111,120 @@ fn c_reader_from_the_spec_reads_our_ring() {
     );
 }
 
-/// The C reader's release wakes a writer parked for room: the writer announced that it sleeps
-/// (the header says so), the C reader bumps `space_seq` after releasing (the futex wake goes
-/// with it), and the writer's blocked `send` completes.
-#[test]
-fn c_reader_wakes_a_writer_parked_for_room() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = compile(dir.path(), "ring_reader", &["-O2"]);
-    let path = dir.path().join("ring");
-    let mut w = RingOptions::new()
-        .create(4096)
-        .wait_strategy(WaitStrategy::Park)
-        .open_writer(&path)
-        .unwrap();
+/// Fills a 4 KiB ring at `path` with 100-byte stream messages; returns how many.
+fn fill_ring(w: &mut mmring::Writer) -> u64 {
     let mut seq = 0u64;
     let mut msg = [0u8; 100];
     loop {
         fill(seq, &mut msg);
         match w.try_send(&msg) {
             Ok(()) => seq += 1,
-            Err(mmring::TrySendError::Full) => break,
+            Err(mmring::TrySendError::Full) => return seq,
             Err(e) => panic!("{e}"),
         }
     }
-    let queued = seq;
+}
+
+/// A writer parks on the full ring at `path` (an observable state: its announcement in the
+/// header, not a delay), the C reader empties the ring, and the writer's blocked `send`
+/// completes. `run_reader` runs the C reader and returns its output.
+fn parked_writer_resumes(path: &Path, run_reader: impl FnOnce(u64) -> Output) {
+    let mut w = RingOptions::new()
+        .create(4096)
+        .wait_strategy(WaitStrategy::Park)
+        .open_writer(path)
+        .unwrap();
+    let queued = fill_ring(&mut w);
     let writer = std::thread::spawn(move || {
+        let mut msg = [0u8; 100];
         fill(queued, &mut msg);
         w.send(&msg).unwrap();
         w
     });
-    let file = std::fs::File::open(&path).unwrap();
-    let space_seq = || {
-        let mut b = [0u8; 4];
-        file.read_exact_at(&mut b, 260).unwrap();
-        u32::from_le_bytes(b)
-    };
-    // Wait until the writer has announced that it sleeps (an observable state, not a delay).
-    while !mmring::inspect(&path).unwrap().writer.waiting {
+    while !mmring::inspect(path).unwrap().writer.waiting {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let before = space_seq();
-    let out = run(&exe, &path, 0, queued);
+    let out = run_reader(queued);
     assert!(
         out.status.success(),
         "C reader failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_ne!(
-        space_seq(),
-        before,
-        "the C reader bumped the writer's futex word"
+    drop(writer.join().unwrap());
+}
+
+/// The C reader's release wakes a writer parked for room on its futex: a writer that cannot
+/// make its doorbell (something that is not a FIFO is at the doorbell's path) sleeps on the
+/// futex, and the C reader bumps `space_seq` (the `FUTEX_WAKE` goes with it).
+#[test]
+fn c_reader_wakes_a_writer_parked_on_its_futex() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(dir.path(), "ring_reader", &["-O2"]);
+    let path = dir.path().join("ring");
+    std::fs::write(dir.path().join("ring.w.bell"), b"not a FIFO").unwrap();
+    let file = std::cell::OnceCell::new();
+    let space_seq = || {
+        let f: &std::fs::File = file.get_or_init(|| std::fs::File::open(&path).unwrap());
+        let mut b = [0u8; 4];
+        f.read_exact_at(&mut b, 260).unwrap();
+        u32::from_le_bytes(b)
+    };
+    parked_writer_resumes(&path, |queued| {
+        let before = space_seq();
+        let out = run(&exe, &path, 0, queued);
+        assert_ne!(
+            space_seq(),
+            before,
+            "the C reader bumped the writer's futex word"
+        );
+        out
+    });
+    let out = run(&exe, &path, 0, 1);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the next message is #queued, not #0"
     );
-    let w = writer.join().unwrap();
-    drop(w);
-    let out = run(&exe, &path, queued, 1);
+}
+
+/// The C reader rings the doorbell of a writer parked on it (the default where the directory
+/// allows a FIFO): under `strace`, its `write` of one byte to the FIFO is seen; without
+/// `strace` on the machine only the resumption is checked.
+#[test]
+fn c_reader_rings_the_doorbell_of_a_parked_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(dir.path(), "ring_reader", &["-O2"]);
+    let path = dir.path().join("ring");
+    let trace = dir.path().join("trace");
+    let strace = Command::new("strace").arg("-V").output().is_ok();
+    parked_writer_resumes(&path, |queued| {
+        assert!(
+            dir.path().join("ring.w.bell").exists(),
+            "the parked writer made its doorbell"
+        );
+        if !strace {
+            eprintln!("strace is not installed: the doorbell write itself is not checked");
+            return run(&exe, &path, 0, queued);
+        }
+        let out = Command::new("strace")
+            .args(["-f", "-e", "trace=openat,write", "-o"])
+            .arg(&trace)
+            .arg(&exe)
+            .arg(&path)
+            .arg("0")
+            .arg(queued.to_string())
+            .output()
+            .unwrap();
+        let t = std::fs::read_to_string(&trace).unwrap();
+        assert!(
+            t.contains("ring.w.bell") && t.contains("write(") && t.contains(r#""\1", 1)"#),
+            "no one-byte write to the writer's doorbell in the trace:\n{t}"
+        );
+        out
+    });
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        !dir.path().join("ring.w.bell").exists(),
+        "the writer removed its doorbell when it detached"
     );
 }
 

@@ -577,3 +577,29 @@ fn foreign_sigbus_helper() {
     let v = peer.read_u64(4096); // SIGBUS: not ours, so not handled
     panic!("survived a foreign SIGBUS, read {v}");
 }
+
+/// Every input in `fuzz/regressions/<target>/` (inputs the fuzzers once failed on, kept so
+/// they never fail again) replayed through the same driver as the fuzz target.
+#[test]
+fn fuzz_regressions_replay() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut n = 0;
+    for (target, drive) in [
+        ("ring_bytes", harness::ring_bytes as fn(&[u8])),
+        ("peer_writes", harness::peer_writes as fn(&[u8])),
+    ] {
+        let Ok(dir) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        for f in dir {
+            let f = f.unwrap().path();
+            drive(&std::fs::read(&f).unwrap());
+            n += 1;
+        }
+    }
+    assert!(
+        n >= 1,
+        "no regression inputs found under {}",
+        root.display()
+    );
+}

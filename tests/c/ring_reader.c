@@ -17,10 +17,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 /* base = mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0) after the checks of section 1 */
-typedef struct { uint64_t cap, r, released; uint8_t *base, *data; } ring; /* slot 0 */
+/* slot 0; wbell: the writer's doorbell, "<ring path>.w.bell" (section 8) */
+typedef struct { uint64_t cap, r, released; uint8_t *base, *data; const char *wbell; } ring;
 #define A64(p) ((_Atomic uint64_t *)(p))
 #define A32(p) ((_Atomic uint32_t *)(p))
 
@@ -30,7 +33,8 @@ static uint64_t word_for(uint64_t pos, uint32_t key) {
 #define MSG(p) word_for(p, 0x47534D32u)
 #define PAD(p) word_for(p, 0x44415032u)
 
-/* Gives consumed space back (section 7), then wakes a writer waiting for room (section 8). */
+/* Gives consumed space back (section 7), then wakes a writer waiting for room, on its futex
+   or its doorbell (section 8). */
 static void ring_release(ring *g) {
     atomic_store_explicit(A64(g->base + 1024), g->r, memory_order_release);
     g->released = g->r;
@@ -38,6 +42,14 @@ static void ring_release(ring *g) {
     if (atomic_load_explicit(A32(g->base + 256), memory_order_relaxed)) {
         atomic_fetch_add_explicit(A32(g->base + 260), 1, memory_order_release);
         syscall(SYS_futex, g->base + 260, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    }
+    if (atomic_load_explicit(A32(g->base + 264), memory_order_relaxed)) {
+        int fd = open(g->wbell, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && write(fd, "\x01", 1) < 0) {
+            /* EAGAIN: rung already; anything else: the writer also wakes for its next check */
+        }
+        if (fd >= 0) close(fd);
     }
 }
 
@@ -54,7 +66,8 @@ long ring_recv(ring *g, void *out, size_t max) {
             memcpy(out, g->data + off + 8, len < max ? len : max);
             g->r += total;
             if (g->r - g->released >= g->cap / 8 ||
-                atomic_load_explicit(A32(g->base + 256), memory_order_relaxed))
+                atomic_load_explicit(A32(g->base + 256), memory_order_relaxed) ||
+                atomic_load_explicit(A32(g->base + 264), memory_order_relaxed))
                 ring_release(g);
             return (long)len;
         }
@@ -85,7 +98,7 @@ static int claim_slot0(int fd, uint8_t *base) {
 }
 
 static void detach_slot0(ring *g) {
-    if (g->r != g->released) ring_release(g);
+    ring_release(g); /* gives back what is left and wakes a waiting writer, futex or doorbell */
     atomic_store_explicit(A32(g->base + 1024 + 16), 2, memory_order_release);
     atomic_fetch_add_explicit(A32(g->base + 260), 1, memory_order_release);
     syscall(SYS_futex, g->base + 260, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -116,7 +129,9 @@ int main(int argc, char **argv) {
     if (claim_slot0(fd, base) != 0) { fprintf(stderr, "reader slot 0 is taken\n"); return 1; }
     uint64_t start = atomic_load_explicit(A64(base + 1024), memory_order_acquire);
     if (start % 8 || start >= (1ull << 63)) { fprintf(stderr, "corrupt after 0 messages\n"); return 3; }
-    ring g = { cap, start, start, base, base + data_offset };
+    static char wbell[4096];
+    snprintf(wbell, sizeof wbell, "%s.w.bell", argv[1]);
+    ring g = { cap, start, start, base, base + data_offset, wbell };
     static uint8_t buf[1 << 20];
     unsigned long long bytes = 0, seqsum = 0;
     for (long i = 0; i < count; i++) {

@@ -188,6 +188,25 @@ pub struct TailArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Read without holding the writer back (lossy): if the writer laps this reader, one line
+    /// on stderr says how much was missed, and printing goes on from the oldest message still
+    /// in the ring.
+    #[arg(long)]
+    pub untethered: bool,
+    /// Where to start: the oldest message still in the ring, or the next one committed.
+    /// Without it, a tethered tail resumes where its reader slot's previous reader left off
+    /// (the start, for a slot never used) and an untethered tail starts at the next message.
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub from: Option<StartFrom>,
+}
+
+/// Where `tail --from` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartFrom {
+    /// The oldest message still in the ring.
+    Oldest,
+    /// The next message the writer commits.
+    Next,
 }
 
 /// How the benchmark's processes wait.

@@ -11,6 +11,7 @@ mod create;
 mod exit;
 mod format;
 mod info;
+mod lossy;
 mod ring;
 mod send;
 mod tail;

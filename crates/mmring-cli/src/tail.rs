@@ -11,11 +11,11 @@
 //! batch is printed twice. When standard output fails (a closed pipe, a full disk), the batch
 //! that could not be written is left unreleased too (see [`abandon`]).
 
-use crate::cli::TailArgs;
+use crate::cli::{StartFrom, TailArgs};
 use crate::exit::{Code, Failure, Outcome};
 use crate::format::Printer;
 use crate::ring;
-use mmring::{Reader, RecvError, TryRecvError, WriterStatus};
+use mmring::{Reader, RecvError, StartAt, TryRecvError, WriterStatus};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 /// together. Also the most a killed `tail` can print twice (see `docs/GUARANTEES.md`).
 pub const BATCH: usize = 512;
 /// The output buffer: a batch is usually written with one `write(2)`.
-const OUT_BUFFER: usize = 64 * 1024;
+pub(crate) const OUT_BUFFER: usize = 64 * 1024;
 /// How often a tail waiting for its first writer looks again.
-const WRITER_POLL: Duration = Duration::from_millis(10);
+pub(crate) const WRITER_POLL: Duration = Duration::from_millis(10);
 
 /// How many messages to print before exiting.
 #[derive(Debug, Clone, Copy)]
-enum Until {
+pub(crate) enum Until {
     /// What the ring holds now.
     Empty,
     /// This many more.
@@ -40,7 +40,7 @@ enum Until {
 }
 
 /// Why printing stopped early.
-enum Stop {
+pub(crate) enum Stop {
     /// Writing to standard output failed; the batch being written was not released.
     Output(io::Error),
     /// Any other failure (everything printed so far was written and released).
@@ -56,7 +56,6 @@ impl From<Failure> for Stop {
 /// Prints messages as `args` say.
 pub fn run(args: &TailArgs) -> Outcome {
     let path = args.ring.path.as_path();
-    let mut r = ring::reader(&args.ring)?;
     let until = match (args.count, args.follow) {
         (Some(n), _) => Until::Count(n),
         (None, true) => Until::Forever,
@@ -67,6 +66,24 @@ pub fn run(args: &TailArgs) -> Outcome {
         args.format,
     );
     let mut printed = 0u64;
+    let start = match (args.from, args.untethered) {
+        (Some(StartFrom::Oldest), _) => StartAt::Oldest,
+        (Some(StartFrom::Next), _) | (None, true) => StartAt::Next,
+        (None, false) => StartAt::Resume,
+    };
+    if args.untethered {
+        let mut r = ring::untethered(&args.ring, start)?;
+        let result = crate::lossy::tail(
+            &mut r,
+            path,
+            until,
+            args.ring.timeout,
+            &mut out,
+            &mut printed,
+        );
+        return finish(result, path, printed, true);
+    }
+    let mut r = ring::reader(&args.ring, start)?;
     let result = tail(
         &mut r,
         path,
@@ -75,14 +92,26 @@ pub fn run(args: &TailArgs) -> Outcome {
         &mut out,
         &mut printed,
     );
+    if let Err(Stop::Output(_)) = result {
+        abandon(r);
+    }
+    finish(result, path, printed, false)
+}
+
+/// The outcome of a tail that stopped with `result` after printing `printed` messages.
+fn finish(result: Result<(), Stop>, path: &Path, printed: u64, lossy: bool) -> Outcome {
     match result {
         Ok(()) => Ok(()),
-        Err(Stop::Output(e)) => {
-            abandon(r);
-            output_outcome(e)
-        }
+        Err(Stop::Output(e)) => output_outcome(e),
         Err(Stop::Fail(mut f)) => {
-            if f.code == Code::Disconnected {
+            if f.code == Code::Disconnected && lossy {
+                f.message = format!(
+                    "{}: the writer has disconnected; {printed} message{} printed (untethered: \
+                     what it overwrote before this reader got there was skipped)",
+                    path.display(),
+                    if printed == 1 { " was" } else { "s were" }
+                );
+            } else if f.code == Code::Disconnected {
                 f.message = format!(
                     "{}: the writer has disconnected; all {printed} message{} it left were printed",
                     path.display(),
@@ -105,8 +134,18 @@ fn abandon(r: Reader) {
     std::mem::forget(r);
 }
 
+/// The one stderr line of a reader that the writer lapped (`--untethered`, or a tethered
+/// reader resuming a slot whose position was overwritten); printing goes on.
+pub(crate) fn report_lapped(path: &Path, missed_bytes: u64) {
+    eprintln!(
+        "mmring: {}: lapped by the writer: missed {missed_bytes} bytes of messages; \
+         going on with the oldest message still in the ring",
+        path.display()
+    );
+}
+
 /// A closed standard output (`| head`) is a normal end; any other write error is a failure.
-fn output_outcome(e: io::Error) -> Outcome {
+pub(crate) fn output_outcome(e: io::Error) -> Outcome {
     if e.kind() == io::ErrorKind::BrokenPipe {
         Ok(())
     } else {
@@ -117,11 +156,11 @@ fn output_outcome(e: io::Error) -> Outcome {
     }
 }
 
-fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
+pub(crate) fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| Instant::now() + t)
 }
 
-fn timed_out(path: &Path, what: &str) -> Failure {
+pub(crate) fn timed_out(path: &Path, what: &str) -> Failure {
     Failure::new(
         Code::Timeout,
         format!("{}: timed out waiting for {what}", path.display()),
@@ -168,6 +207,7 @@ fn tail<W: Write>(
                 Err(TryRecvError::Disconnected) => {
                     return Err(Failure::new(Code::Disconnected, "writer disconnected").into())
                 }
+                Err(TryRecvError::Lapped { missed_bytes, .. }) => report_lapped(path, missed_bytes),
                 Err(e) => return Err(Failure::runtime(path, e).into()),
             },
             Until::Count(_) | Until::Forever => {
@@ -179,6 +219,9 @@ fn tail<W: Write>(
                     Ok(m) => m.keep(),
                     Err(RecvError::Timeout) => {
                         return Err(timed_out(path, "the next message").into())
+                    }
+                    Err(RecvError::Lapped { missed_bytes, .. }) => {
+                        report_lapped(path, missed_bytes)
                     }
                     Err(e) => return Err(Failure::recv(path, e).into()),
                 }
@@ -216,6 +259,8 @@ fn print_batch<W: Write>(
             }
             // Nothing now; a writer that has gone is reported by the caller's next wait.
             Ok(false) | Err(TryRecvError::Disconnected) => break,
+            // Reported once, before anything else; the batch goes on with what is intact.
+            Err(TryRecvError::Lapped { missed_bytes, .. }) => report_lapped(path, missed_bytes),
             Err(c) => {
                 corrupt = Some(c);
                 break;

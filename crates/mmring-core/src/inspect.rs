@@ -56,7 +56,7 @@ pub struct SideInfo {
     pub epoch: u32,
     /// Whether a live process holds the side's claim now (asked of the kernel).
     pub alive: bool,
-    /// Whether the side announced that it is asleep waiting.
+    /// Whether the side announced that it is asleep waiting (on its futex or its doorbell).
     pub waiting: bool,
 }
 
@@ -213,12 +213,13 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<RingInfo, OpenError> {
     let write_pos = h.write_pos.load(Ordering::Acquire);
     let tail_pos = h.tail_pos.load(Ordering::Relaxed);
     let end_pos = walk(&ring, write_pos, geo.cap, &mut |_, _| {}).map(|w| w.end);
-    let waiting_mask = h.readers_waiting.load(Ordering::Relaxed);
+    let waiting_mask =
+        h.readers_waiting.load(Ordering::Relaxed) | h.readers_bell.load(Ordering::Relaxed);
     let writer = side(
         &file,
         [&h.writer_state, &h.writer_pid, &h.writer_epoch],
         WRITER_LOCK_BYTE,
-        h.writer_waiting.load(Ordering::Relaxed) != 0,
+        h.writer_waiting.load(Ordering::Relaxed) | h.writer_bell.load(Ordering::Relaxed) != 0,
     );
     let mut readers: Vec<ReaderInfo> = (0..geo.readers)
         .map(|i| {

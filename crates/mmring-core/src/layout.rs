@@ -148,13 +148,19 @@ pub struct Header {
     pub writer_waiting: AtomicU32,
     /// Futex word the writer sleeps on; a reader increments it before a wake.
     pub space_seq: AtomicU32,
-    _pad2: Pad<120>,
+    /// Non-zero while the writer is (about to be) asleep waiting for room *on its doorbell*
+    /// (docs/FORMAT.md, section 8): a reader that releases then rings it.
+    pub writer_bell: AtomicU32,
+    _pad2: Pad<116>,
     // ---- line 3 (384): the readers' wait words ----
     /// Bit `i` is set while the reader of slot `i` is (about to be) asleep waiting for data.
     pub readers_waiting: AtomicU64,
     /// Futex word the readers sleep on; the writer increments it before a wake.
     pub data_seq: AtomicU32,
-    _pad3: Pad<116>,
+    _pad3a: Pad<4>,
+    /// Bit `i` is set while the reader of slot `i` is (about to be) asleep *on its doorbell*.
+    pub readers_bell: AtomicU64,
+    _pad3: Pad<104>,
     // ---- line 4 (512): writer ownership ----
     /// Process id of the writer that attached last. Its first byte is the writer's lock byte.
     pub writer_pid: AtomicU32,
@@ -203,9 +209,12 @@ impl Header {
             _pad1: Pad::new(),
             writer_waiting: AtomicU32::new(0),
             space_seq: AtomicU32::new(0),
+            writer_bell: AtomicU32::new(0),
             _pad2: Pad::new(),
             readers_waiting: AtomicU64::new(0),
             data_seq: AtomicU32::new(0),
+            _pad3a: Pad::new(),
+            readers_bell: AtomicU64::new(0),
             _pad3: Pad::new(),
             writer_pid: AtomicU32::new(0),
             writer_epoch: AtomicU32::new(0),
@@ -329,8 +338,10 @@ mod asserts {
     const_assert_eq!(offset_of!(Header, tail_pos), 136);
     const_assert_eq!(offset_of!(Header, writer_waiting), 256);
     const_assert_eq!(offset_of!(Header, space_seq), 260);
+    const_assert_eq!(offset_of!(Header, writer_bell), 264);
     const_assert_eq!(offset_of!(Header, readers_waiting), 384);
     const_assert_eq!(offset_of!(Header, data_seq), 392);
+    const_assert_eq!(offset_of!(Header, readers_bell), 400);
     const_assert_eq!(offset_of!(Header, writer_pid), 512);
     const_assert_eq!(offset_of!(Header, writer_epoch), 516);
     const_assert_eq!(offset_of!(Header, writer_state), 520);

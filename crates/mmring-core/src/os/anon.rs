@@ -1,7 +1,8 @@
 //! Anonymous rings: a sealed memfd, for a parent and a child split by `fork`.
 
+use super::bell::Bell;
 use super::file::{anonymous_path, init_header, reserve};
-use super::mapped::Region;
+use super::mapped::{Bells, Region};
 use crate::error::OpenError;
 use crate::layout::{capacity_is_valid, data_offset};
 use crate::ring::Geometry;
@@ -72,12 +73,23 @@ pub(crate) fn anonymous_pair(cap: u64) -> Result<(Region, Region), OpenError> {
         .map_err(|e| err("mmap", e))?;
     init_header(&map_first, cap, 1);
     let geo = Geometry::new(cap, data_offset(1).into(), 1);
+    let bells = Bells::Events(std::sync::Arc::new([
+        Bell::eventfd().map_err(|e| err("eventfd", e))?,
+        Bell::eventfd().map_err(|e| err("eventfd", e))?,
+    ]));
     // SAFETY: both mappings are `data_offset + cap` bytes of the same sealed memfd, whose header
     // was just written. Unguarded: the seals make truncation impossible (see `guard.rs`).
     unsafe {
         Ok((
-            Region::new(map_first, first, anonymous_path(), geo, false),
-            Region::new(map_second, second, anonymous_path(), geo, false),
+            Region::new(
+                map_first,
+                first,
+                anonymous_path(),
+                geo,
+                false,
+                bells.clone(),
+            ),
+            Region::new(map_second, second, anonymous_path(), geo, false, bells),
         ))
     }
 }

@@ -2,7 +2,7 @@
 
 use super::guard::Guard;
 use super::header_check::{check_header, HeaderState};
-use super::mapped::Region;
+use super::mapped::{Bells, Region};
 use crate::error::OpenError;
 use crate::layout::{
     capacity_is_valid, data_offset, Header, HEADER_SIZE, MAGIC, MAX_READERS, READY, VERSION,
@@ -185,7 +185,7 @@ fn create(path: &Path, cap: u64, params: &OpenParams) -> Result<Region, OpenErro
     init_header(&map, cap, params.readers);
     let geo = Geometry::new(cap, data_offset(params.readers).into(), params.readers);
     // SAFETY: the mapping is `len = data_offset + cap` bytes and holds the header just written.
-    Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true) })
+    Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true, Bells::Fifos) })
 }
 
 /// Refuses a reader count outside 1..=MAX_READERS.
@@ -290,7 +290,9 @@ fn open_existing(path: &Path, params: &OpenParams) -> Result<Region, OpenError> 
                     // re-validates everything it reads and the guard covers a shrink.
                     let map = map(&file, len, path)?;
                     // SAFETY: the mapping is `len == data_offset + cap` bytes (`check_header`).
-                    return Ok(unsafe { Region::new(map, file, path.to_path_buf(), geo, true) });
+                    return Ok(unsafe {
+                        Region::new(map, file, path.to_path_buf(), geo, true, Bells::Fifos)
+                    });
                 }
                 HeaderState::NotReady if give_up => {
                     return Err(OpenError::NotInitialised {

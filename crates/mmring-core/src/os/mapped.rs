@@ -1,12 +1,15 @@
 //! A ring mapped `MAP_SHARED` from a file or memfd, plus the descriptor that holds our claim.
 
+use super::bell::{fifo_path, Bell};
 use super::guard::Guard;
 use super::{futex, lock};
 use crate::data::Data;
 use crate::layout::{Header, ReaderSlot, READER_TABLE_OFFSET};
+use crate::ring::claim::Role;
 use crate::ring::{Geometry, Os, Shared};
 use crate::sync::AtomicU32;
 use memmap2::MmapRaw;
+use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,34 @@ pub(crate) struct Region {
     file: File,
     path: PathBuf,
     geo: Geometry,
+    /// Where the sides' doorbells are.
+    bells: Bells,
+    /// Doorbells of peers this handle rang, by side (writer, then each slot), with the epoch of
+    /// the side they belong to.
+    rung: RefCell<Vec<Option<(u32, Bell)>>>,
+}
+
+/// Where a ring's doorbells live (see `bell.rs`).
+#[derive(Debug, Clone)]
+pub(crate) enum Bells {
+    /// FIFOs next to the ring file.
+    Fifos,
+    /// Eventfds made with an anonymous ring: the writer's, then the reader's.
+    Events(std::sync::Arc<[Bell; 2]>),
+}
+
+fn side_index(role: Role) -> usize {
+    match role {
+        Role::Writer => 0,
+        Role::Reader(i) => 1 + i as usize,
+    }
+}
+
+fn side_tag(role: Role) -> String {
+    match role {
+        Role::Writer => "w".into(),
+        Role::Reader(i) => format!("r{i}"),
+    }
 }
 
 impl Region {
@@ -43,6 +74,7 @@ impl Region {
         path: PathBuf,
         geo: Geometry,
         guarded: bool,
+        bells: Bells,
     ) -> Self {
         debug_assert_eq!(map.len() as u64, geo.data_offset + geo.cap);
         let guard = if guarded {
@@ -56,6 +88,24 @@ impl Region {
             file,
             path,
             geo,
+            bells,
+            rung: RefCell::new(vec![None; 1 + geo.readers as usize]),
+        }
+    }
+
+    /// The doorbell `role` sleeps on, created if need be (its FIFO gets the ring file's
+    /// permission bits, so every process that may open the ring may ring it).
+    pub(crate) fn own_bell(&self, role: Role) -> io::Result<Bell> {
+        match &self.bells {
+            Bells::Fifos => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = self.file.metadata()?.permissions().mode();
+                Bell::create_fifo(&fifo_path(&self.path, &side_tag(role)), mode)
+            }
+            Bells::Events(b) => b
+                .get(side_index(role))
+                .cloned()
+                .ok_or_else(|| io::Error::other("an anonymous ring has one reader")),
         }
     }
 
@@ -115,6 +165,23 @@ impl Os for Region {
 
     fn wake(&self, word: &AtomicU32) {
         futex::wake(word)
+    }
+
+    fn ring_bell(&self, role: Role, epoch: u32) {
+        let mut rung = self.rung.borrow_mut();
+        let Some(entry) = rung.get_mut(side_index(role)) else {
+            return;
+        };
+        if entry.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let bell = match &self.bells {
+                Bells::Fifos => Bell::open_fifo(&fifo_path(&self.path, &side_tag(role))).ok(),
+                Bells::Events(b) => b.get(side_index(role)).cloned(),
+            };
+            *entry = bell.map(|b| (epoch, b));
+        }
+        if let Some((_, bell)) = entry {
+            bell.ring();
+        }
     }
 
     /// Notices a file shrunk under the mapping before any access faults (one `fstat`, on the

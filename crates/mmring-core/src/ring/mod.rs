@@ -60,6 +60,8 @@ pub(crate) trait Os {
     fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>);
     /// Wakes every sleeper on `word`.
     fn wake(&self, word: &AtomicU32);
+    /// Rings the doorbell of `role` (attached for the `epoch`-th time), if it has one.
+    fn ring_bell(&self, role: claim::Role, epoch: u32);
     /// Checks the backing file's length against the mapping (a truncation is then reported by
     /// the next validation through [`Shared::check_truncated`]).
     fn check_length(&self);

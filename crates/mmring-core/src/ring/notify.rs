@@ -10,6 +10,7 @@
 //! and the kernel sleeps only if it is unchanged, so a wake between the re-check and the sleep
 //! is not lost either.
 
+use super::claim::Role;
 use super::{Os, Shared};
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -25,9 +26,19 @@ enum Announce<'a> {
 /// The words one side sleeps on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sleeper<'a> {
+    /// Announces a sleep on the futex.
     announce: Announce<'a>,
+    /// Announces a sleep on the side's doorbell (`os::bell`).
+    bell: Announce<'a>,
     /// Futex word: bumped by the other side before each wake.
     pub(crate) seq: &'a AtomicU32,
+}
+
+/// How a side sleeps: on the futex word of the header, or on its doorbell descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    Futex,
+    Bell,
 }
 
 impl<'a> Sleeper<'a> {
@@ -36,6 +47,7 @@ impl<'a> Sleeper<'a> {
         let h = s.hdr();
         Sleeper {
             announce: Announce::Flag(&h.writer_waiting),
+            bell: Announce::Flag(&h.writer_bell),
             seq: &h.space_seq,
         }
     }
@@ -45,6 +57,7 @@ impl<'a> Sleeper<'a> {
         let h = s.hdr();
         Sleeper {
             announce: Announce::Bit(&h.readers_waiting, 1 << slot),
+            bell: Announce::Bit(&h.readers_bell, 1 << slot),
             seq: &h.data_seq,
         }
     }
@@ -52,8 +65,12 @@ impl<'a> Sleeper<'a> {
     /// Announces the intent to sleep; returns the sequence value to sleep on. The caller must
     /// re-check its condition after this and call [`Sleeper::done`] when it stops waiting.
     #[inline]
-    pub(crate) fn announce(&self) -> u32 {
-        match self.announce {
+    pub(crate) fn announce(&self, via: Via) -> u32 {
+        let word = match via {
+            Via::Futex => self.announce,
+            Via::Bell => self.bell,
+        };
+        match word {
             Announce::Flag(f) => f.store(1, Ordering::Relaxed),
             Announce::Bit(m, bit) => {
                 m.fetch_or(bit, Ordering::Relaxed);
@@ -69,9 +86,13 @@ impl<'a> Sleeper<'a> {
 
     /// Withdraws the announcement.
     #[inline]
-    pub(crate) fn done(&self) {
+    pub(crate) fn done(&self, via: Via) {
+        let word = match via {
+            Via::Futex => self.announce,
+            Via::Bell => self.bell,
+        };
         // Relaxed: a stale announcement seen by the other side costs one spurious wake.
-        match self.announce {
+        match word {
             Announce::Flag(f) => f.store(0, Ordering::Relaxed),
             Announce::Bit(m, bit) => {
                 m.fetch_and(!bit, Ordering::Relaxed);
@@ -89,6 +110,29 @@ pub(crate) fn wake_readers(s: &Shared, os: &impl Os) {
     if s.hdr().readers_waiting.load(Ordering::Relaxed) != 0 {
         bump_and_wake(&s.hdr().data_seq, os);
     }
+    // Relaxed: ordered by the fence above.
+    let bells = s.hdr().readers_bell.load(Ordering::Relaxed);
+    if bells != 0 {
+        ring_readers(s, os, bells);
+    }
+}
+
+/// Rings the doorbells of the readers whose bits are set in `bells`.
+#[cold]
+pub(crate) fn ring_readers(s: &Shared, os: &impl Os, bells: u64) {
+    for (i, slot) in s.slots() {
+        if bells & (1 << i) != 0 {
+            // Acquire: SYNC 5, the epoch names the attachment whose doorbell we ring.
+            os.ring_bell(Role::Reader(i), slot.epoch.load(Ordering::Acquire));
+        }
+    }
+}
+
+/// Rings the writer's doorbell.
+#[cold]
+pub(crate) fn ring_writer(s: &Shared, os: &impl Os) {
+    // Acquire: SYNC 5, as in `ring_readers`.
+    os.ring_bell(Role::Writer, s.hdr().writer_epoch.load(Ordering::Acquire));
 }
 
 /// Called by a reader after it released space: wakes the writer if it announced sleep.
@@ -99,6 +143,10 @@ pub(crate) fn wake_writer(s: &Shared, os: &impl Os) {
     // Relaxed: ordered by the fence above.
     if s.hdr().writer_waiting.load(Ordering::Relaxed) != 0 {
         bump_and_wake(&s.hdr().space_seq, os);
+    }
+    // Relaxed: ordered by the fence above.
+    if s.hdr().writer_bell.load(Ordering::Relaxed) != 0 {
+        ring_writer(s, os);
     }
 }
 

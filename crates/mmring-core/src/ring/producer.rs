@@ -199,6 +199,18 @@ impl Producer {
         true
     }
 
+    /// Whether a record with a `len`-byte payload fits now (re-reading the readers' cursors if
+    /// the cached ones say it does not), without staging anything.
+    pub(crate) fn has_room(&mut self, s: &Shared, len: u64) -> Result<bool, Corrupt> {
+        let total = record_size(len);
+        let till_end = s.geo.cap - (self.write & s.geo.mask);
+        let end = self.write + if total <= till_end { 0 } else { till_end } + total;
+        if end > self.limit {
+            self.refresh(s, end)?;
+        }
+        Ok(end <= self.limit)
+    }
+
     /// Writes (or, for the first record of a publication, holds back) a record header word.
     #[inline(always)]
     fn stage_word(&mut self, s: &Shared, pos: u64, word: u64) {
