@@ -11,7 +11,7 @@ use common::{env, env_u64, Proc};
 use mmring::fork::{fork_reader_parent, fork_writer_parent, Forked};
 use mmring::{OpenError, Reader, RecvError, Side, TryRecvError, Writer};
 use mmring_testkit::stream::{fill, size_for, verify, Checksum};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -501,30 +501,8 @@ fn the_claim_of_a_killed_holder_is_taken_over_without_cleanup() {
     }
 }
 
-/// Where cargo put this package's examples for the profile this test was built with.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test exe> -> target/<profile>/examples/<name>
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        // `cargo test` builds examples, `cargo test --test process` does not: build them.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--examples", "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let st = cmd.status().expect("run cargo build --examples");
-        assert!(st.success(), "cargo build --examples: {st}");
-    }
-    assert!(path.exists(), "{} missing", path.display());
-    path
-}
-
 fn example_cmd(name: &str, path: &Path, count: u64) -> Command {
-    let mut c = Command::new(example(name));
+    let mut c = Command::new(common::example(name));
     c.arg(path).arg(count.to_string());
     c
 }

@@ -307,3 +307,29 @@ pub fn hold_side() -> i32 {
         std::thread::sleep(Duration::from_secs(1));
     }
 }
+
+/// Where cargo put this package's examples for the profile this test was built with (built
+/// first if missing, with the `tokio` feature when this test has it).
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test exe> -> target/<profile>/examples/<name>
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        // `cargo test` builds examples, `cargo test --test process` does not: build them.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--examples", "--manifest-path"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+        if cfg!(feature = "tokio") {
+            cmd.args(["--features", "tokio"]);
+        }
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let st = cmd.status().expect("run cargo build --examples");
+        assert!(st.success(), "cargo build --examples: {st}");
+    }
+    assert!(path.exists(), "{} missing", path.display());
+    path
+}

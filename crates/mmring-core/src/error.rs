@@ -355,6 +355,11 @@ pub enum SendError {
     /// The ring is full and its reader has gone (exited or died).
     #[error("the reader has disconnected and the ring is full")]
     Disconnected,
+    /// The async runtime could not wait on the ring's readiness handle (its reactor is
+    /// shutting down, or the future was polled outside the runtime the handle was registered
+    /// with). Only the `tokio` methods report it.
+    #[error("the async runtime's reactor failed: {0}")]
+    Reactor(std::io::ErrorKind),
     /// The mapping holds something a correct reader never writes.
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
@@ -444,6 +449,11 @@ pub enum RecvError {
     /// The mapping holds something a correct writer never writes; the reader is poisoned.
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
+    /// The async runtime could not wait on the ring's readiness handle (its reactor is
+    /// shutting down, or the future was polled outside the runtime the handle was registered
+    /// with). Only the `tokio` methods report it.
+    #[error("the async runtime's reactor failed: {0}")]
+    Reactor(std::io::ErrorKind),
 }
 
 /// Why [`Message::as_pod`](crate::Message::as_pod) could not view a message as a `T`.

@@ -44,6 +44,8 @@ mod os;
 mod reader;
 mod ring;
 mod sync;
+#[cfg(all(feature = "tokio", not(loom)))]
+pub mod tokio;
 mod untethered;
 mod wait;
 mod writer;
@@ -56,6 +58,8 @@ pub use error::{
     TrySendError,
 };
 #[cfg(not(loom))]
+pub use handle::Readiness;
+#[cfg(not(loom))]
 pub use inspect::{inspect, ReaderInfo, ReaderKind, RingInfo, SideInfo, SideState};
 #[cfg(loom)]
 #[doc(hidden)]
@@ -64,7 +68,7 @@ pub use options::RingOptions;
 pub use reader::{Batch, Message, Reader, WriterStatus};
 pub use ring::claim::StartAt;
 pub use untethered::{InPlace, UntetheredReader};
-pub use wait::{WaitStrategy, PROBE_INTERVAL, SPIN_BEFORE_PARK};
+pub use wait::{WaitStrategy, IDLE_PROBE, PROBE_INTERVAL, SPIN_BEFORE_PARK};
 pub use writer::{BatchGrant, Grant, WriteBatch, Writer};
 
 /// A new anonymous ring (a sealed memfd) with `capacity` data bytes: both ends, for two

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Reader {
     pub(crate) h: Handle,
-    cons: Consumer,
+    pub(crate) cons: Consumer,
     /// Bytes this reader's slot lost before it attached (reported once, as `Lapped`).
     missed: u64,
 }
@@ -84,7 +84,11 @@ pub enum WriterStatus {
 /// batch, whose messages go back only when it ends) gives consumed space back: the reader is
 /// idle, so the writer should have it.
 #[inline(always)]
-fn poll(cons: &mut Consumer, h: &Handle, in_batch: bool) -> Result<Option<Peeked>, Corrupt> {
+pub(crate) fn poll(
+    cons: &mut Consumer,
+    h: &Handle,
+    in_batch: bool,
+) -> Result<Option<Peeked>, Corrupt> {
     let p = cons.peek(&h.shared)?;
     if p.is_none() {
         h.shared.check_truncated()?;
@@ -272,6 +276,64 @@ impl Reader {
         w.saturating_sub(self.cons.position()) as usize
     }
 
+    /// This reader's readiness handle, for an event loop (see [`Readiness`](crate::Readiness)):
+    /// made on first use, with the reader's doorbell.
+    ///
+    /// # Errors
+    /// The system call that failed (making the doorbell FIFO next to the ring, an epoll
+    /// instance, a timer).
+    #[cfg(not(loom))]
+    pub fn readiness(&mut self) -> std::io::Result<crate::Readiness> {
+        self.h.readiness()
+    }
+
+    /// Arms the readiness handle before an event loop waits on it: `Ok(true)` if there is
+    /// something to receive now (a message, or an error such as a writer that has gone:
+    /// call [`Reader::try_recv`] instead of waiting), `Ok(false)` if armed (wait until the
+    /// handle is readable, then call [`Reader::finish_wait`]). The writer makes a system call
+    /// to wake this reader only while it is armed.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-prepare-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = mmring_core::Writer::create(&path, 4096)?;
+    /// let mut r = mmring_core::Reader::open(&path)?;
+    /// w.send(b"there already")?;
+    /// assert!(r.prepare_wait()?); // no need to wait
+    /// assert_eq!(r.try_recv_vec()?, b"there already");
+    /// # drop(r); std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Reader::readiness`].
+    #[cfg(not(loom))]
+    pub fn prepare_wait(&mut self) -> std::io::Result<bool> {
+        if self.missed != 0 || self.h.check().is_err() {
+            return Ok(true);
+        }
+        let cons = &mut self.cons;
+        self.h
+            .prepare_wait(|h| !matches!(cons.peek(&h.shared), Ok(None)))
+    }
+
+    /// Disarms the readiness handle after it fired (or to stop waiting) and empties it.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-finish-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// # let _w = mmring_core::Writer::create(&path, 4096)?;
+    /// let mut r = mmring_core::Reader::open(&path)?;
+    /// assert!(!r.prepare_wait()?);
+    /// r.finish_wait(); // changed our mind
+    /// # drop(r); std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn finish_wait(&mut self) {
+        self.h.finish_wait()
+    }
+
     /// Gives every consumed message's space back to the writer now (and wakes it if it waits
     /// for room). Receiving does this by itself when the ring is empty, after a batch and
     /// every eighth of the ring; call this when you stop receiving for a while.
@@ -302,7 +364,7 @@ impl Reader {
     }
 
     #[inline(always)]
-    fn message(&mut self, p: Peeked) -> Message<'_> {
+    pub(crate) fn message(&mut self, p: Peeked) -> Message<'_> {
         let view = self.h.shared.data.view(p.off, p.len);
         Message {
             reader: self,
@@ -409,6 +471,18 @@ impl Reader {
     }
 
     fn recv_until(&mut self, deadline: Deadline) -> Result<Peeked, RecvError> {
+        if let Some(p) = self.recv_start()? {
+            return Ok(p);
+        }
+        let strategy = self.h.strategy;
+        let cons = &mut self.cons;
+        wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h, false))
+            .map_err(|b| self.blocked(b))
+    }
+
+    /// What a blocking receive does before it waits: reports a lap from before attaching, and
+    /// polls once.
+    pub(crate) fn recv_start(&mut self) -> Result<Option<Peeked>, RecvError> {
         if let Err(TryRecvError::Lapped {
             missed_bytes,
             missed_messages,
@@ -419,19 +493,19 @@ impl Reader {
                 missed_messages,
             });
         }
-        if let Some(p) = self.peek()? {
-            return Ok(p);
-        }
-        let strategy = self.h.strategy;
-        let cons = &mut self.cons;
-        match wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h, false)) {
-            Ok(p) => Ok(p),
-            Err(Blocked::Timeout) => Err(RecvError::Timeout),
-            Err(Blocked::Disconnected) => match self.cons.check_empty(&self.h.shared) {
-                Ok(()) => Err(RecvError::Disconnected),
-                Err(c) => Err(RecvError::Corrupt(self.h.poison(c))),
+        Ok(self.peek()?)
+    }
+
+    /// The error a blocking receive reports when its wait ended without a message.
+    pub(crate) fn blocked(&mut self, b: Blocked) -> RecvError {
+        match b {
+            Blocked::Timeout => RecvError::Timeout,
+            Blocked::Disconnected => match self.cons.check_empty(&self.h.shared) {
+                Ok(()) => RecvError::Disconnected,
+                Err(c) => RecvError::Corrupt(self.h.poison(c)),
             },
-            Err(Blocked::Corrupt(c)) => Err(RecvError::Corrupt(self.h.poison(c))),
+            Blocked::Corrupt(c) => RecvError::Corrupt(self.h.poison(c)),
+            Blocked::Reactor(kind) => RecvError::Reactor(kind),
         }
     }
 
@@ -765,7 +839,7 @@ impl Batch<'_> {
     /// [`TryRecvError::Disconnected`] as above; [`TryRecvError::Corrupt`] when the ring holds
     /// something a correct writer never writes.
     #[allow(clippy::should_implement_trait)]
-    #[inline]
+    #[inline(always)]
     pub fn next(&mut self) -> Result<Option<&[u8]>, TryRecvError> {
         Ok(self.advance()?.map(View::as_slice))
     }

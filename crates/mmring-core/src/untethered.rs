@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct UntetheredReader {
     pub(crate) h: Handle,
-    cons: Consumer,
+    pub(crate) cons: Consumer,
 }
 
 /// A message of an [`UntetheredReader`], read in place: every read is an atomic load, so the
@@ -142,12 +142,12 @@ impl InPlace<'_> {
 }
 
 /// What one lossy poll found.
-enum Event {
+pub(crate) enum Event {
     Message(Peeked),
     Lapped(u64),
 }
 
-fn poll(cons: &mut Consumer, h: &Handle) -> Result<Option<Event>, Corrupt> {
+pub(crate) fn poll(cons: &mut Consumer, h: &Handle) -> Result<Option<Event>, Corrupt> {
     match cons.peek_lossy(&h.shared) {
         Ok(Some(p)) => Ok(Some(Event::Message(p))),
         Ok(None) => {
@@ -243,6 +243,57 @@ impl UntetheredReader {
         } else {
             crate::WriterStatus::Gone
         }
+    }
+
+    /// This reader's readiness handle (see [`Readiness`](crate::Readiness)).
+    ///
+    /// # Errors
+    /// The system call that failed.
+    #[cfg(not(loom))]
+    pub fn readiness(&mut self) -> std::io::Result<crate::Readiness> {
+        self.h.readiness()
+    }
+
+    /// Arms the readiness handle: `Ok(true)` if there is something to receive now (or an error
+    /// to report), `Ok(false)` if armed (wait, then [`UntetheredReader::finish_wait`]).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-uprepare-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// # let _w = mmring_core::Writer::create(&path, 4096)?;
+    /// let mut r = mmring_core::UntetheredReader::open(&path)?;
+    /// assert!(!r.prepare_wait()?);
+    /// r.finish_wait();
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`UntetheredReader::readiness`].
+    #[cfg(not(loom))]
+    pub fn prepare_wait(&mut self) -> std::io::Result<bool> {
+        if self.h.check().is_err() {
+            return Ok(true);
+        }
+        let cons = &mut self.cons;
+        self.h
+            .prepare_wait(|h| !matches!(cons.peek_lossy(&h.shared), Ok(None)))
+    }
+
+    /// Disarms the readiness handle after it fired (or to stop waiting) and empties it.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("mmring-doc-ufinish-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// # let _w = mmring_core::Writer::create(&path, 4096)?;
+    /// let mut r = mmring_core::UntetheredReader::open(&path)?;
+    /// r.finish_wait();
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn finish_wait(&mut self) {
+        self.h.finish_wait()
     }
 
     /// Reads the next message with `read` and returns what it returned if the message was
@@ -344,12 +395,25 @@ impl UntetheredReader {
         self.h.check()?;
         let strategy = self.h.strategy;
         let cons = &mut self.cons;
-        let event = match wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h)) {
-            Ok(e) => e,
-            Err(Blocked::Timeout) => return Err(RecvError::Timeout),
-            Err(Blocked::Disconnected) => return Err(RecvError::Disconnected),
-            Err(Blocked::Corrupt(c)) => return Err(RecvError::Corrupt(self.h.poison(c))),
-        };
+        match wait::block(&mut self.h, strategy, deadline, |h| poll(cons, h)) {
+            Ok(e) => self.finish(e, dst),
+            Err(b) => Err(self.blocked(b)),
+        }
+    }
+
+    /// The error a blocking receive reports when its wait ended without an event.
+    pub(crate) fn blocked(&mut self, b: Blocked) -> RecvError {
+        match b {
+            Blocked::Timeout => RecvError::Timeout,
+            Blocked::Disconnected => RecvError::Disconnected,
+            Blocked::Corrupt(c) => RecvError::Corrupt(self.h.poison(c)),
+            Blocked::Reactor(kind) => RecvError::Reactor(kind),
+        }
+    }
+
+    /// Ends a blocking receive that found `event`: copies the message into `dst` or reports
+    /// the lap.
+    pub(crate) fn finish(&mut self, event: Event, dst: &mut Vec<u8>) -> Result<usize, RecvError> {
         let result = match event {
             Event::Message(p) => self.take(p, |m| m.copy_into(dst)),
             Event::Lapped(tail) => Err(self.lapped(tail)),

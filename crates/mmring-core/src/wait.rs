@@ -9,6 +9,7 @@
 
 use crate::error::Corrupt;
 use crate::handle::Handle;
+use crate::ring::notify::Via;
 use crate::sync::spin_hint;
 #[cfg(not(loom))]
 use crate::sync::yield_now;
@@ -28,10 +29,13 @@ pub enum WaitStrategy {
     Spin,
     /// Poll for a few microseconds, then `sched_yield` between polls.
     SpinYield,
-    /// Poll for [`SPIN_BEFORE_PARK`], then sleep on a futex in the shared mapping until the
-    /// peer makes progress. While asleep it wakes every [`PROBE_INTERVAL`] to check that the
-    /// peer is still alive (one `fcntl`), so an idle side costs that many wake-ups a second and
-    /// next to no CPU. The default.
+    /// Poll for [`SPIN_BEFORE_PARK`], then sleep until the peer makes progress or dies: on
+    /// the side's doorbell (a FIFO next to the ring, an eventfd for anonymous rings) together
+    /// with a pidfd of each peer process, so that a peer's death wakes it at once and an idle
+    /// side wakes only once a second for a backstop check of its peer's lock. Where no
+    /// doorbell or pidfd can be had (a directory it may not write, another pid namespace), it
+    /// sleeps on a futex in the mapping and wakes every [`PROBE_INTERVAL`] to check its peer.
+    /// The default.
     #[default]
     Park,
 }
@@ -39,8 +43,22 @@ pub enum WaitStrategy {
 /// How long `SpinYield` and `Park` poll before yielding or sleeping.
 pub const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
-/// How often an idle side checks that its peer is still there.
+/// How often a side that cannot watch its peer with a pidfd checks that its peer is still
+/// there (a spinning or polling side, or a parked one without a pidfd).
+///
+/// ```
+/// assert_eq!(mmring_core::PROBE_INTERVAL, std::time::Duration::from_millis(20));
+/// ```
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How often a parked side whose peers all have pidfds checks their locks anyway while idle:
+/// the backstop for a pid in the header that is not really the peer's (another pid namespace,
+/// a stale or forged pid). An idle parked side wakes at most this often.
+///
+/// ```
+/// assert_eq!(mmring_core::IDLE_PROBE, std::time::Duration::from_secs(1));
+/// ```
+pub const IDLE_PROBE: Duration = Duration::from_secs(1);
 
 /// When a blocking call gives up (`None`: never). Loom has no clock, so there it is always `None`.
 #[cfg(not(loom))]
@@ -57,6 +75,9 @@ pub(crate) enum Blocked {
     Timeout,
     Disconnected,
     Corrupt(Corrupt),
+    /// The async runtime's reactor failed (only from the `tokio` module).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Reactor(std::io::ErrorKind),
 }
 
 impl From<Corrupt> for Blocked {
@@ -76,12 +97,37 @@ fn park_once<R>(
     poll: &mut impl FnMut(&Handle) -> Result<Option<R>, Corrupt>,
     timeout: Option<Duration>,
 ) -> Result<Option<R>, Corrupt> {
-    let seq = h.sleeper().announce();
+    let seq = h.sleeper().announce(Via::Futex);
     let again = poll(h);
     if matches!(again, Ok(None)) && !h.peer_gone(false) {
         h.sleep(seq, timeout);
     }
-    h.sleeper().done();
+    h.sleeper().done(Via::Futex);
+    again
+}
+
+/// Sleeps once on the side's doorbell (its waiting set: doorbell, the peers' pidfds, the
+/// timer), like `park_once` but where the peer's death wakes it too, so the sleep can last until
+/// the deadline or the idle backstop probe instead of the short liveness interval.
+#[cfg(not(loom))]
+fn park_on_bell<R>(
+    h: &mut Handle,
+    poll: &mut impl FnMut(&Handle) -> Result<Option<R>, Corrupt>,
+    deadline: Deadline,
+) -> Result<Option<R>, Corrupt> {
+    let Some(every) = h.arm_waiter() else {
+        return park_once(h, poll, Some(PROBE_INTERVAL));
+    };
+    h.sleeper().announce(Via::Bell);
+    let again = poll(h);
+    if matches!(again, Ok(None)) && !h.peer_gone(false) {
+        let mut timeout = every;
+        if let Some(d) = deadline {
+            timeout = timeout.min(d.saturating_duration_since(Instant::now()));
+        }
+        h.wait_waiter(Some(timeout));
+    }
+    h.sleeper().done(Via::Bell);
     again
 }
 
@@ -126,11 +172,7 @@ pub(crate) fn block<R>(
             _ if now < spin_until => spin_hint(),
             WaitStrategy::SpinYield => yield_now(),
             WaitStrategy::Park => {
-                let mut timeout = h.next_probe().saturating_duration_since(now);
-                if let Some(d) = deadline {
-                    timeout = timeout.min(d.saturating_duration_since(now));
-                }
-                if let Some(r) = park_once(h, &mut poll, Some(timeout))? {
+                if let Some(r) = park_on_bell(h, &mut poll, deadline)? {
                     return Ok(r);
                 }
             }

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Writer {
     pub(crate) h: Handle,
-    prod: Producer,
+    pub(crate) prod: Producer,
 }
 
 impl Writer {
@@ -218,7 +218,7 @@ impl Writer {
     }
 
     #[inline(always)]
-    fn grant(&mut self, res: Reservation, publish: bool) -> Grant<'_> {
+    pub(crate) fn grant(&mut self, res: Reservation, publish: bool) -> Grant<'_> {
         let view = self
             .h
             .shared
@@ -246,7 +246,7 @@ impl Writer {
     /// # Errors
     /// [`TrySendError::Full`] when there is no room now, [`TrySendError::TooLarge`],
     /// [`TrySendError::Corrupt`].
-    #[inline]
+    #[inline(always)]
     #[must_use = "a grant publishes nothing unless it is committed"]
     pub fn try_reserve(&mut self, len: usize) -> Result<Grant<'_>, TrySendError> {
         let res = self.try_reserve_inner(len)?;
@@ -265,7 +265,7 @@ impl Writer {
     /// # Errors
     /// [`TrySendError::Full`] when there is no room now (the message is still yours);
     /// [`TrySendError::TooLarge`] and [`TrySendError::Corrupt`].
-    #[inline]
+    #[inline(always)]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         let mut g = self.try_reserve(msg.len())?;
         g.copy_from_slice(msg);
@@ -289,20 +289,33 @@ impl Writer {
     }
 
     fn reserve_until(&mut self, len: usize, deadline: Deadline) -> Result<Grant<'_>, SendError> {
-        let len = self.check(len).map_err(|e| match e {
-            TrySendError::TooLarge { len, max } => SendError::TooLarge { len, max },
-            TrySendError::Corrupt(c) => SendError::Corrupt(c),
-            TrySendError::Full => unreachable!("check never reports Full"),
-        })?;
+        let len = self.check_blocking(len)?;
         let strategy = self.h.strategy;
         let prod = &mut self.prod;
         match wait::block(&mut self.h, strategy, deadline, |h| {
             prod.reserve_probing(&h.shared, &h.region, len)
         }) {
             Ok(res) => Ok(self.grant(res, true)),
-            Err(Blocked::Timeout) => Err(SendError::Timeout),
-            Err(Blocked::Disconnected) => Err(SendError::Disconnected),
-            Err(Blocked::Corrupt(c)) => Err(SendError::Corrupt(self.h.poison(c))),
+            Err(b) => Err(self.blocked(b)),
+        }
+    }
+
+    /// What a blocking send checks before it waits; the length as the ring counts it.
+    pub(crate) fn check_blocking(&mut self, len: usize) -> Result<u64, SendError> {
+        self.check(len).map_err(|e| match e {
+            TrySendError::TooLarge { len, max } => SendError::TooLarge { len, max },
+            TrySendError::Corrupt(c) => SendError::Corrupt(c),
+            TrySendError::Full => unreachable!("check never reports Full"),
+        })
+    }
+
+    /// The error a blocking send reports when its wait ended without room.
+    pub(crate) fn blocked(&mut self, b: Blocked) -> SendError {
+        match b {
+            Blocked::Timeout => SendError::Timeout,
+            Blocked::Disconnected => SendError::Disconnected,
+            Blocked::Corrupt(c) => SendError::Corrupt(self.h.poison(c)),
+            Blocked::Reactor(kind) => SendError::Reactor(kind),
         }
     }
 
@@ -401,6 +414,54 @@ impl Writer {
         self.reserve_until(len, Some(Instant::now() + timeout))
     }
 
+    /// This writer's readiness handle, for an event loop that waits for room (see
+    /// [`Readiness`](crate::Readiness)).
+    ///
+    /// # Errors
+    /// The system call that failed (making the doorbell, an epoll instance, a timer).
+    #[cfg(not(loom))]
+    pub fn readiness(&mut self) -> std::io::Result<crate::Readiness> {
+        self.h.readiness()
+    }
+
+    /// Arms the readiness handle before waiting for room for a `len`-byte message: `Ok(true)`
+    /// if it fits now (or sending would fail at once: too large, corrupt, no reader left),
+    /// `Ok(false)` if armed (wait until the handle is readable, then call
+    /// [`Writer::finish_wait`] and try again).
+    ///
+    /// ```
+    /// let (mut w, _r) = mmring_core::anonymous(4096)?;
+    /// assert!(w.prepare_wait(100)?); // room now
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Writer::readiness`].
+    #[cfg(not(loom))]
+    pub fn prepare_wait(&mut self, len: usize) -> std::io::Result<bool> {
+        if self.h.check().is_err() || len as u64 > self.h.shared.geo.max_msg {
+            return Ok(true);
+        }
+        let prod = &mut self.prod;
+        self.h
+            .prepare_wait(|h| !matches!(prod.has_room(&h.shared, len as u64), Ok(false)))
+    }
+
+    /// Disarms the readiness handle after it fired (or to stop waiting) and empties it.
+    ///
+    /// ```
+    /// let (mut w, _r) = mmring_core::anonymous(64)?;
+    /// w.try_send(&[0; 24])?;
+    /// w.try_send(&[0; 24])?;
+    /// assert!(!w.prepare_wait(8)?); // full: armed
+    /// w.finish_wait();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn finish_wait(&mut self) {
+        self.h.finish_wait()
+    }
+
     /// Starts a batch: messages staged through it become visible together, with one
     /// publication (and at most one wake-up), when the batch is published or dropped.
     ///
@@ -493,7 +554,7 @@ impl Grant<'_> {
     /// assert_eq!(r.try_recv_vec()?, b"ok");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn commit(self) {
         let len = self.res.len;
         self.commit_len(len as usize)
@@ -512,7 +573,7 @@ impl Grant<'_> {
     ///
     /// # Panics
     /// If `len` exceeds the reserved length.
-    #[inline]
+    #[inline(always)]
     pub fn commit_len(mut self, len: usize) {
         assert!(
             len as u64 <= self.res.len,
@@ -576,7 +637,7 @@ impl BatchGrant<'_> {
     /// assert_eq!(b.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn stage(self) {
         self.0.commit()
     }
@@ -653,7 +714,7 @@ impl WriteBatch<'_> {
     ///
     /// # Errors
     /// As [`Writer::try_reserve`].
-    #[inline]
+    #[inline(always)]
     #[must_use = "a batch grant adds nothing to the batch unless it is staged"]
     pub fn try_reserve(&mut self, len: usize) -> Result<BatchGrant<'_>, TrySendError> {
         let res = self.writer.try_reserve_inner(len)?;
@@ -674,7 +735,7 @@ impl WriteBatch<'_> {
     ///
     /// # Errors
     /// As [`Writer::try_send`].
-    #[inline]
+    #[inline(always)]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         let mut g = self.try_reserve(msg.len())?;
         g.copy_from_slice(msg);

@@ -7,12 +7,17 @@
 //! - `header_check`: the identity checks run before the data region is touched;
 //! - `readonly`: a read-only mapping for `inspect`;
 //! - `lock`, `futex`: kernel locks (claims) and cross-process sleeping;
+//! - `bell`, `pidfd`, `waiter`: doorbells, process descriptors, and the epoll set a side sleeps
+//!   in (its readiness handle);
+//! - `reactor` (feature `tokio`): registers a readiness handle with tokio's reactor;
 //! - `guard`: turns `SIGBUS` from a file truncated under a mapping into an error;
 //! - `heap` (loom only): the same interface over a heap allocation;
 //! - `contract`: the behaviour both implementations of `Os` must have, tested on both.
 
 #[cfg(not(loom))]
 mod anon;
+#[cfg(not(loom))]
+pub(crate) mod bell;
 #[cfg(any(test, loom))]
 pub(crate) mod contract;
 #[cfg(not(loom))]
@@ -30,7 +35,13 @@ pub(crate) mod lock;
 #[cfg(not(loom))]
 mod mapped;
 #[cfg(not(loom))]
+mod pidfd;
+#[cfg(all(feature = "tokio", not(loom)))]
+pub(crate) mod reactor;
+#[cfg(not(loom))]
 mod readonly;
+#[cfg(not(loom))]
+pub(crate) mod waiter;
 
 #[cfg(not(loom))]
 pub(crate) use anon::anonymous_pair;

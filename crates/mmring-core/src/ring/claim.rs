@@ -114,10 +114,16 @@ fn claim_with(
     // A predecessor that died asleep left its announcement set: the peer would make a wake
     // system call on every publication for nobody. Relaxed: a stale bit costs a spurious wake.
     match role {
-        Role::Writer => s.hdr().writer_waiting.store(0, Ordering::Relaxed),
+        Role::Writer => {
+            s.hdr().writer_waiting.store(0, Ordering::Relaxed);
+            s.hdr().writer_bell.store(0, Ordering::Relaxed);
+        }
         Role::Reader(i) => {
             s.hdr()
                 .readers_waiting
+                .fetch_and(!(1u64 << i), Ordering::Relaxed);
+            s.hdr()
+                .readers_bell
                 .fetch_and(!(1u64 << i), Ordering::Relaxed);
         }
     }
@@ -198,6 +204,10 @@ pub(crate) fn claim_reader(
                 if s.hdr().writer_waiting.load(Ordering::Relaxed) != 0 {
                     bump_and_wake(&s.hdr().space_seq, os);
                 }
+                // Relaxed: as above.
+                if s.hdr().writer_bell.load(Ordering::Relaxed) != 0 {
+                    super::notify::ring_writer(s, os);
+                }
                 return Ok(join);
             }
             Err(ClaimError::Taken(pid)) => holders.push(pid),
@@ -253,11 +263,19 @@ pub(crate) fn detach(s: &Shared, os: &impl Os, role: Role) {
     // Release: pairs with the Acquire in `alive`: everything this side published happens before
     // a peer sees it closed.
     o.state.store(SIDE_CLOSED, Ordering::Release);
-    let peers = match role {
-        Role::Writer => &s.hdr().data_seq,
-        Role::Reader(_) => &s.hdr().space_seq,
-    };
-    bump_and_wake(peers, os);
+    // Every peer that may sleep, on its futex or its doorbell, looks again.
+    match role {
+        Role::Writer => {
+            bump_and_wake(&s.hdr().data_seq, os);
+            super::notify::ring_readers(s, os, s.hdr().readers_bell.load(Ordering::Relaxed));
+        }
+        Role::Reader(_) => {
+            bump_and_wake(&s.hdr().space_seq, os);
+            if s.hdr().writer_bell.load(Ordering::Relaxed) != 0 {
+                super::notify::ring_writer(s, os);
+            }
+        }
+    }
     os.release_claim(o.byte);
 }
 
@@ -321,7 +339,9 @@ impl Peer {
 }
 
 /// Tracks whether this handle has seen its peer, so that "the peer has gone" means a peer this
-/// handle actually had: one that was alive while we were attached, or that attached after us.
+/// handle actually had: one that was alive when we began attaching (checked before our claim,
+/// so that a peer that sees us attach and leaves at once still counts), alive while we were
+/// attached, or that attached after us.
 ///
 /// A ring whose writer left before our reader attached (a ring created by `Writer::create` and
 /// dropped, or a stale ring from an earlier run) therefore does not read as disconnected: the
@@ -338,12 +358,13 @@ pub(crate) struct PeerWatch {
 }
 
 impl PeerWatch {
-    /// Call after claiming our own side.
-    pub(crate) fn new(s: &Shared, os: &impl Os, peer: Peer) -> Self {
+    /// Call after claiming our own side; `alive_before`: whether the peer was alive just
+    /// before the claim.
+    pub(crate) fn new(s: &Shared, os: &impl Os, peer: Peer, alive_before: bool) -> Self {
         PeerWatch {
             peer,
             epoch_at_attach: peer.epoch(s),
-            seen: peer.alive(s, os, true),
+            seen: alive_before || peer.alive(s, os, true),
             #[cfg(not(loom))]
             last_deep: std::time::Instant::now(),
         }
@@ -365,10 +386,12 @@ impl PeerWatch {
         self.gone(s, os, deep)
     }
 
-    /// When the next deep probe is due: how long a parked side may sleep before looking.
+    /// Makes the next check a deep one (a peer process was seen to exit).
     #[cfg(not(loom))]
-    pub(crate) fn next_deep(&self) -> std::time::Instant {
-        self.last_deep + crate::wait::PROBE_INTERVAL
+    pub(crate) fn probe_soon(&mut self) {
+        if let Some(t) = self.last_deep.checked_sub(crate::wait::PROBE_INTERVAL) {
+            self.last_deep = t;
+        }
     }
 
     /// Whether the peer has gone for good. `deep` may ask the kernel (one `fcntl`).
