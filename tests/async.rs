@@ -140,9 +140,11 @@ fn async_reader_exits_3_when_the_writer_went_away_early() {
     let dir = tempdir();
     let path = dir.path().join("short.ring");
     let p = path.to_str().unwrap();
+    drop(Writer::create(&path, 1 << 20).unwrap());
     let reader = common::Captured::spawn(example_cmd("async_reader", &[p, "5000"]));
+    // Start the writer once the reader is attached, so that the reader sees it come and go.
     let t = Instant::now();
-    while !path.exists() || !mmring::inspect(&path).unwrap().readers[0].side.alive {
+    while !mmring::inspect(&path).unwrap().readers[0].side.alive {
         assert!(t.elapsed() < LONG, "async_reader never attached");
         std::thread::sleep(Duration::from_millis(2));
     }
