@@ -12,6 +12,8 @@ for pkg in mmring mmring-core mmring-cli; do
     fi
 done
 cargo clippy -p mmring-core -p mmring --all-targets --features tokio -- -D warnings
+# The bench's event-loop transports (mmring-readiness, mmring-tokio, tokio-unix-socket).
+cargo clippy -p mmring-bench --no-default-features --features tokio -- -D warnings
 cargo test -p mmring-core --features tokio --doc tokio
 cargo test -p mmring --features tokio --test async
 echo "async: ok"

@@ -111,10 +111,12 @@ pub enum Outcome {
         /// Payload bytes per second.
         bytes_per_s: f64,
     },
-    /// CPU used by an idle blocked reader, as a fraction of one CPU.
+    /// CPU used by an idle blocked reader, as a fraction of one CPU, and how often it woke.
     Cpu {
         /// CPU time / wall time.
         fraction: f64,
+        /// Voluntary context switches (sleeps ended by a wake-up) per second.
+        wakeups_per_s: f64,
     },
 }
 
@@ -412,8 +414,8 @@ pub fn stream_read<R: Receiver>(r: &mut R, case: &Case) -> io::Result<Outcome> {
     }
 }
 
-/// CPU time used by the calling thread so far (user + system).
-pub fn cpu_time() -> Duration {
+/// This thread's CPU time and its voluntary context switches (each sleep it woke from).
+pub fn thread_usage() -> (Duration, u64) {
     // SAFETY: getrusage writes into the zeroed struct we pass; RUSAGE_THREAD is valid on Linux.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
@@ -421,7 +423,19 @@ pub fn cpu_time() -> Duration {
         ru
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    (tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_nvcsw as u64)
+}
+
+/// Measures the thread while `f` blocks: CPU fraction and wake-ups per second.
+pub fn idle_usage(f: impl FnOnce() -> io::Result<()>) -> io::Result<Outcome> {
+    let ((c0, n0), t0) = (thread_usage(), Instant::now());
+    f()?;
+    let ((c1, n1), t1) = (thread_usage(), Instant::now());
+    let secs = (t1 - t0).as_secs_f64();
+    Ok(Outcome::Cpu {
+        fraction: (c1 - c0).as_secs_f64() / secs,
+        wakeups_per_s: (n1 - n0) as f64 / secs,
+    })
 }
 
 /// A fresh directory for one run's files: in /dev/shm when it exists (RAM), else the temp dir.

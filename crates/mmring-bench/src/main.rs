@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! mmring-bench [--quick] [--trials N] [--cases rtt,stream,parked,idle] [--sizes 8,64,1024,65536]
-//!              [--transports floor,minimal-ring,mmring,...] [--svg PATH] [--json PATH] [--list]
+//!              [--transports floor,minimal-ring,mmring,...] [--svg PATH] [--json PATH] [--baseline-json PATH] [--list]
 //! ```
 //!
 //! The parent process runs the measuring side of every case and starts the other side as a
@@ -35,13 +35,14 @@ struct Args {
     transports: Vec<&'static dyn Transport>,
     svg: Option<PathBuf>,
     json: Option<PathBuf>,
+    baseline: Option<PathBuf>,
 }
 
 fn usage() -> String {
     let names: Vec<&str> = transport::all().iter().map(|t| t.name()).collect();
     format!(
         "usage: mmring-bench [--quick] [--trials N] [--cases rtt,stream,parked,idle] \
-         [--sizes 8,64,1024,65536] [--transports {}] [--svg PATH] [--json PATH] [--list]",
+         [--sizes 8,64,1024,65536] [--transports {}] [--svg PATH] [--json PATH] [--baseline-json PATH] [--list]",
         names.join(",")
     )
 }
@@ -55,6 +56,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         transports: transport::all(),
         svg: None,
         json: None,
+        baseline: None,
     };
     let mut trials_set = false;
     while let Some(arg) = it.next() {
@@ -88,6 +90,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--svg" => a.svg = Some(val()?.into()),
             "--json" => a.json = Some(val()?.into()),
+            "--baseline-json" => a.baseline = Some(val()?.into()),
             "--list" => {
                 for t in transport::all() {
                     println!("{:<14} {}", t.name(), t.describe());
@@ -243,7 +246,13 @@ fn main() -> ExitCode {
             }
         }
     }
-    let summary = report::summarise(&records);
+    let mut summary = report::summarise(&records);
+    if let Some(p) = &args.baseline {
+        match std::fs::read_to_string(p) {
+            Ok(j) => summary.baseline_1by1 = report::baseline_1by1(&j),
+            Err(e) => eprintln!("--baseline-json {}: {e}", p.display()),
+        }
+    }
     println!("{}", report::table(&summary, &args_line(&args), place));
     if let Some(p) = &args.svg {
         if let Err(e) = std::fs::write(p, report::svg(&summary)) {

@@ -6,11 +6,11 @@
 //! per-message path is on the table too. Parked and idle cases use `WaitStrategy::Park`.
 
 use super::Transport;
-use crate::harness::{self, bad, cpu_time, stamp, Case, Kind, Outcome, Receiver, Sender, Watchdog};
+use crate::harness::{self, bad, stamp, Case, Kind, Outcome, Receiver, Sender, Watchdog};
 use mmring::{Reader, RingOptions, TryRecvError, TrySendError, WaitStrategy, Writer};
 use std::io;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -30,11 +30,13 @@ pub static MMRING_1BY1: Mmring = Mmring {
     batch: false,
 };
 
-fn err(e: impl std::fmt::Display) -> io::Error {
+/// An error of the library as an I/O error of the bench.
+pub(crate) fn err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-fn options(case: &Case) -> RingOptions {
+/// The ring options of a case: `Park` for parked and idle cases, `Spin` otherwise.
+pub(crate) fn options(case: &Case) -> RingOptions {
     let strategy = match case.kind {
         Kind::Parked | Kind::Idle => WaitStrategy::Park,
         _ => WaitStrategy::Spin,
@@ -49,8 +51,9 @@ fn batch_limit(case: &Case) -> usize {
     (case.ring_bytes() / 4 / (case.size as u64 + 8)).max(1) as usize
 }
 
-struct Tx {
-    w: Writer,
+/// mmring's sending side.
+pub(crate) struct Tx {
+    pub(crate) w: Writer,
     batch: bool,
     limit: u64,
 }
@@ -156,7 +159,8 @@ impl Receiver for Rx {
 }
 
 impl Mmring {
-    fn tx(&self, path: &Path, case: &Case) -> io::Result<Tx> {
+    /// The sending side of a case on the ring at `path`.
+    pub(crate) fn tx(&self, path: &Path, case: &Case) -> io::Result<Tx> {
         Ok(Tx {
             w: options(case).open_writer(path).map_err(err)?,
             batch: self.batch,
@@ -221,12 +225,7 @@ impl Transport for Mmring {
             }
             Kind::Idle => {
                 let mut rx = self.rx(&dir.join("a"), case)?;
-                let (c0, t0) = (cpu_time(), Instant::now());
-                drop(rx.r.recv().map_err(err)?);
-                let (c1, t1) = (cpu_time(), Instant::now());
-                Ok(Outcome::Cpu {
-                    fraction: (c1 - c0).as_secs_f64() / (t1 - t0).as_secs_f64(),
-                })
+                harness::idle_usage(|| rx.r.recv().map(drop).map_err(err))
             }
         }
     }

@@ -16,6 +16,8 @@ mod shm;
 #[cfg(feature = "shmring")]
 pub mod shmring;
 pub mod uds;
+#[cfg(feature = "tokio")]
+pub mod wake;
 
 /// One way of moving messages between two processes.
 pub trait Transport: Sync {
@@ -52,6 +54,12 @@ pub fn all() -> Vec<&'static dyn Transport> {
     v.push(&shmring::Shmring);
     v.push(&uds::Uds);
     v.push(&pipe::Pipe);
+    #[cfg(feature = "tokio")]
+    v.extend([
+        &wake::MMRING_READINESS as &dyn Transport,
+        &wake::MMRING_TOKIO,
+        &wake::TokioUds,
+    ]);
     v
 }
 
