@@ -5,7 +5,7 @@
 # Phase 2 runs the same suite under `--cfg loom --cfg mmring_mutant`, which weakens the Release
 # store that commits a record header word to Relaxed (see crates/mmring-core/src/sync.rs): it
 # must fail, and fail because loom reports a causality violation (an unordered access to the
-# ring's data cells) or, for the fan-out model's untethered reader, a torn message it delivered
+# ring's data cells) or, for the models' untethered readers, a torn message it delivered
 # as intact, not because of a build error or another value mismatch. This script exits
 # non-zero if phase 1 fails, or if phase 2 passes or fails for another reason.
 #
@@ -48,7 +48,7 @@ failed=$(grep -E '^test .* \.\.\. FAILED$' "$log" | sed -E 's/^test (.*) \.\.\. 
 nfailed=$(printf '%s' "$failed" | grep -c . || true)
 # A tethered read of unordered payload cells is a loom causality violation; an untethered
 # reader reads through atomics (its seqlock), so there the weakened commit shows as a torn
-# message that the reader failed to reject, which the fan-out model reports by name.
+# message that the reader failed to reject, which the untethered models report by name.
 violations=$(grep -c -e 'Causality violation' -e 'not an intact message in order' "$log" || true)
 if [ "$nfailed" -eq 0 ] || [ "$violations" -lt "$nfailed" ]; then
     echo "FAIL: the mutant run failed, but not every failure is a loom causality violation" \

@@ -334,11 +334,16 @@ impl UntetheredReader {
         match poll(&mut self.cons, &self.h) {
             Ok(Some(Event::Message(p))) => Ok(p),
             Ok(Some(Event::Lapped(tail))) => Err(self.lapped(tail)),
-            Ok(None) => Err(if self.h.peer_gone_polled() {
-                TryRecvError::Disconnected
-            } else {
-                TryRecvError::Empty
-            }),
+            Ok(None) if !self.h.peer_gone_polled() => Err(TryRecvError::Empty),
+            // The writer has gone: everything it committed before going is visible now, and
+            // it may have committed after the poll above found nothing. Take a last look, as
+            // a tethered reader and every blocking receive do.
+            Ok(None) => match poll(&mut self.cons, &self.h) {
+                Ok(Some(Event::Message(p))) => Ok(p),
+                Ok(Some(Event::Lapped(tail))) => Err(self.lapped(tail)),
+                Ok(None) => Err(TryRecvError::Disconnected),
+                Err(c) => Err(self.h.poison(c).into()),
+            },
             Err(c) => Err(self.h.poison(c).into()),
         }
     }

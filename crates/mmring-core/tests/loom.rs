@@ -496,6 +496,49 @@ fn fan_out_tethered_and_untethered() {
     });
 }
 
+/// As `writer_disconnect_after_delivery`, for an untethered reader: polled with
+/// `try_recv_into`, it gets every message the writer committed before it left, then
+/// `Disconnected`. (Without a last look after finding the writer gone, a poll that found the
+/// ring empty just before the writer's last commit and detach reported `Disconnected` with
+/// that message unread.)
+#[test]
+fn untethered_writer_disconnect_after_delivery() {
+    use mmring_core::StartAt;
+    const MSGS: [(u8, usize); 2] = [(150, 7), (151, 16)];
+    model(|| {
+        let ring = RingOptions::new().loom_ring(CAP, 1);
+        let mut w = ring.writer().unwrap();
+        let mut r = ring.untethered(StartAt::Next).unwrap();
+        let t = thread::spawn(move || {
+            for (id, len) in MSGS {
+                w.try_send(&payload(id, len)).unwrap();
+            }
+        });
+        let (mut got, mut buf) = (Vec::new(), Vec::new());
+        loop {
+            match r.try_recv_into(&mut buf) {
+                Ok(_) => got.push(buf.clone()),
+                Err(TryRecvError::Empty) => thread::yield_now(),
+                Err(TryRecvError::Disconnected) => break,
+                Err(e) => panic!("try_recv_into: {e:?}"),
+            }
+        }
+        let all = expected(&MSGS);
+        for (m, want) in got.iter().zip(&all) {
+            assert!(
+                m == want,
+                "not an intact message in order: {m:?} in {got:?}"
+            );
+        }
+        assert_eq!(
+            got.len(),
+            all.len(),
+            "Disconnected before every message: {got:?}"
+        );
+        t.join().unwrap();
+    });
+}
+
 /// The data model itself, part 1: a writer fills a payload and flags it with a `Relaxed`
 /// store (the mutant's bug, in miniature); a reader that sees the flag and reads the payload
 /// is not ordered after the fill, and loom reports it as a causality violation on the
