@@ -11,7 +11,7 @@ cargo bench --bench ring --no-run
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-cargo run --release -p mmring-bench -- --quick --svg "$out/bench.svg" --json "$out/bench.json"
+cargo run --release -p mmring-bench --bin mmring-bench -- --quick --svg "$out/bench.svg" --json "$out/bench.json"
 test -s "$out/bench.svg"
 test -s "$out/bench.json"
 echo "bench smoke: ok"
