@@ -117,7 +117,7 @@ fn case(kind: Kind, size: usize, quick: bool) -> Case {
         (Kind::Rtt, false) => (ms(100), ms(400)),
         (Kind::Stream, false) => (ms(100), ms(300)),
         (Kind::Parked, false) => (ms(50), ms(1000)),
-        (Kind::Idle, false) => (ms(0), ms(1000)),
+        (Kind::Idle, false) => (ms(0), ms(3000)),
         (Kind::Idle, true) => (ms(0), ms(200)),
         (_, true) => (ms(20), ms(60)),
     };

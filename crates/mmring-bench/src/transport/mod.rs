@@ -10,6 +10,7 @@ pub mod iceoryx2;
 pub mod minimal_ring;
 pub mod mmring;
 pub mod pipe;
+pub mod previous;
 #[cfg(feature = "shaq")]
 pub mod shaq;
 mod shm;
@@ -45,6 +46,8 @@ pub fn all() -> Vec<&'static dyn Transport> {
         &minimal_ring::MinimalRing { batched: true },
         &mmring::MMRING,
         &mmring::MMRING_1BY1,
+        &previous::PREVIOUS,
+        &previous::PREVIOUS_1BY1,
     ];
     #[cfg(feature = "iceoryx2")]
     v.push(&iceoryx2::Iceoryx2);
