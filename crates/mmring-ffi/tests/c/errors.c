@@ -574,7 +574,10 @@ static atomic_int busy_status = -1;
 static void *blocked_recv(void *arg) {
     (void)arg;
     mmring_view v;
-    atomic_store(&busy_status, mmring_reader_recv(busy_reader, &v));
+    mmring_status st;
+    /* The main thread's probe may hold the handle at the moment we call: try again then. */
+    while ((st = mmring_reader_recv(busy_reader, &v)) == MMRING_BUSY) sched_yield();
+    atomic_store(&busy_status, st);
     return NULL;
 }
 
