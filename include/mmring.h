@@ -53,11 +53,13 @@
 
 /**
  * `mmring_reader_info.kind`: lossless, holds the writer back (also a slot never attached).
+ * Also the `mmring_options.reader_kind` that opens such a reader (the default).
  */
 #define MMRING_READER_TETHERED 1
 
 /**
- * `mmring_reader_info.kind`: lossy, never holds the writer back.
+ * `mmring_reader_info.kind`: lossy, never holds the writer back. Also the
+ * `mmring_options.reader_kind` that opens such a reader.
  */
 #define MMRING_READER_UNTETHERED 2
 
@@ -115,7 +117,8 @@ typedef struct mmring_writer mmring_writer;
  *
  * - 0: success.
  * - 1 to 9: the operation could not happen now, nothing is wrong (`MMRING_EMPTY`,
- *   `MMRING_FULL`, `MMRING_TIMEOUT`) or the peer has gone (`MMRING_DISCONNECTED`).
+ *   `MMRING_FULL`, `MMRING_TIMEOUT`), the peer has gone (`MMRING_DISCONNECTED`), or messages
+ *   were lost and the reader goes on (`MMRING_LAPPED`).
  * - 10 to 19: the caller's arguments or the handle's state are wrong.
  * - 20 to 39: creating or opening a ring failed.
  * - 40 and up: the ring is corrupt, the operating system failed, or the library itself did.
@@ -255,6 +258,18 @@ typedef uint32_t mmring_create_mode;
 typedef uint32_t mmring_wait_strategy;
 
 /**
+ * Which kind of reader `mmring_reader_open` attaches (`mmring_options.reader_kind`): a
+ * `uint32_t` holding `MMRING_READER_TETHERED` (the default; 0, as in a zeroed struct, means
+ * the same) or `MMRING_READER_UNTETHERED`, the values `mmring_reader_info.kind` reports.
+ */
+typedef uint32_t mmring_reader_kind;
+
+/**
+ * Where a reader starts (`mmring_options.start`).
+ */
+typedef uint32_t mmring_start;
+
+/**
  * Settings for creating or opening a ring. Initialise it with `mmring_options_init` (which
  * sets `struct_size` and every default), then change fields:
  *
@@ -269,7 +284,8 @@ typedef uint32_t mmring_wait_strategy;
  * Growth rule: later versions only append fields. A library accepts a struct of any size it
  * knows (fields beyond the caller's `struct_size` take their defaults) and a larger one if every
  * byte beyond its own fields is zero (`MMRING_INVALID_ARGUMENT` otherwise: the caller asked for
- * something this library cannot do).
+ * something this library cannot do). Version 1 ended at `reserved` (48 bytes); version 2 added
+ * `reader_kind` and `start` (56 bytes).
  */
 typedef struct mmring_options {
     /**
@@ -313,6 +329,17 @@ typedef struct mmring_options {
      * Must be 0.
      */
     uint32_t reserved;
+    /**
+     * The kind of reader `mmring_reader_open` attaches: `MMRING_READER_TETHERED` (default:
+     * lossless, holds the writer back) or `MMRING_READER_UNTETHERED` (lossy, never holds the
+     * writer back; see docs/C-API.md). 0 means tethered too. Ignored by writers. (Version 2.)
+     */
+    mmring_reader_kind reader_kind;
+    /**
+     * Where a reader starts: `MMRING_START_DEFAULT` (default), `MMRING_START_OLDEST`,
+     * `MMRING_START_NEXT` or `MMRING_START_RESUME`. Ignored by writers. (Version 2.)
+     */
+    mmring_start start;
 } mmring_options;
 
 /**
@@ -406,6 +433,31 @@ typedef struct mmring_grant {
 #define MMRING_CREATE_IF_MISSING 2
 
 /**
+ * The default of the reader's kind: a tethered reader resumes where its slot's previous
+ * reader left off (`MMRING_START_RESUME`, what `mmring_reader_open` always did), an untethered
+ * one starts at the next message (`MMRING_START_NEXT`).
+ */
+#define MMRING_START_DEFAULT 0
+
+/**
+ * At the oldest message still in the ring.
+ */
+#define MMRING_START_OLDEST 1
+
+/**
+ * At the next message the writer commits (nothing already in the ring is received).
+ */
+#define MMRING_START_NEXT 2
+
+/**
+ * Where the slot's previous reader left off (the start of the ring for a slot never used), so
+ * that a reader that restarts misses nothing; if the writer has overwritten that position
+ * since, at the oldest message still in the ring, and the first receive reports the loss
+ * (`MMRING_LAPPED`).
+ */
+#define MMRING_START_RESUME 3
+
+/**
  * No writer has attached to this ring yet.
  */
 #define MMRING_WRITER_NEVER 0
@@ -448,6 +500,14 @@ typedef struct mmring_grant {
 #define MMRING_DISCONNECTED 4
 
 /**
+ * A receive delivered nothing because the writer overwrote messages this reader had not read
+ * yet: an untethered reader it lapped, or a reader that resumed a slot whose position had
+ * been overwritten. Reported once per loss; the next receive goes on with the oldest message
+ * still intact. `mmring_reader_last_lap` tells how much was missed.
+ */
+#define MMRING_LAPPED 5
+
+/**
  * An argument is invalid: a null pointer where one is required, an options struct of an
  * unknown size or with unknown values, a capacity that is not a power of two from 64 bytes
  * to 4 GiB, a mode with bits beyond 0777, a commit longer than the grant...
@@ -482,6 +542,14 @@ typedef struct mmring_grant {
  * and `*len` is set to its length.
  */
 #define MMRING_BUFFER_TOO_SMALL 15
+
+/**
+ * The handle cannot do this: a zero-copy view function (`mmring_reader_try_recv`, `_recv`,
+ * `_recv_timeout`, `_release_view`, `_keep_view`, `mmring_reader_drain` without
+ * `MMRING_DRAIN_COPY`) or `mmring_reader_pending` on an untethered reader, whose messages may
+ * be overwritten while they are read. Nothing was done; use the copying receives.
+ */
+#define MMRING_UNSUPPORTED 16
 
 /**
  * Nothing is at the path (and the options do not create).
@@ -528,6 +596,13 @@ typedef struct mmring_grant {
  * No space on the file system (or in /dev/shm) for the ring.
  */
 #define MMRING_NO_SPACE 28
+
+/**
+ * Every reader slot of a ring with several is held by a live reader (a ring with one slot
+ * reports `MMRING_SIDE_TAKEN`). `mmring_last_error()` names the holders' pids;
+ * `mmring_inspect` gives each slot's pid and liveness.
+ */
+#define MMRING_READERS_FULL 29
 
 /**
  * The shared mapping holds something a correct peer never writes (a bad header at open,
@@ -599,25 +674,47 @@ mmring_status mmring_inspect(const char *path, struct mmring_ring_info *info, st
 mmring_status mmring_create_unattached(const char *path, const struct mmring_options *opts);
 
 /**
- * Fills `*opts` with the defaults: open an existing ring, mode 0600, `MMRING_WAIT_PARK`, one
- * second of waiting for a creator, one reader slot, no flags; `struct_size` is set to
- * `sizeof(mmring_options)`.
+ * Fills `*opts`, a struct of `size` bytes, with the defaults: open an existing ring, mode
+ * 0600, `MMRING_WAIT_PARK`, one second of waiting for a creator, one reader slot, no flags, a
+ * tethered reader starting as `MMRING_START_DEFAULT` says; `struct_size` is set to `size`.
+ * Fields of a newer version than this library's (bytes beyond its own struct, up to `size`)
+ * are zeroed, which is their default. Call it as `mmring_options_init(&o)`: the header's macro
+ * of that name passes `sizeof o`.
+ *
+ * # Errors
+ * `MMRING_INVALID_ARGUMENT` if `opts` is null, or `size` is smaller than version 1 of the
+ * struct (48 bytes) or larger than 65536.
+ *
+ * # Safety
+ * `opts` is null or valid for writing `size` bytes.
+ */
+mmring_status mmring_options_init_sized(struct mmring_options *opts, size_t size);
+
+/**
+ * Fills version 1 of `*opts` (its first 48 bytes, up to `reserved`) with the defaults and sets
+ * `struct_size` to 48: the function that programs compiled against the first header call.
+ * The header defines a macro of the same name, `mmring_options_init(opts)`, which calls
+ * `mmring_options_init_sized(opts, sizeof *(opts))` instead, so that a program always
+ * initialises the whole struct it was compiled with (write `(mmring_options_init)(opts)` to
+ * call this function itself).
  *
  * # Errors
  * `MMRING_INVALID_ARGUMENT` if `opts` is null.
  *
  * # Safety
- * `opts` is null or valid for writing an `mmring_options`.
+ * `opts` is null or valid for writing 48 bytes.
  */
 mmring_status mmring_options_init(struct mmring_options *opts);
 
 /**
  * Attaches as a reader of the ring at `path` (its first free reader slot), as `opts` says
- * (null: the defaults, which open an existing ring). On success `*out` is the new handle; on
- * failure it is set to NULL.
+ * (null: the defaults, which open an existing ring): tethered, or untethered if
+ * `opts->reader_kind` is `MMRING_READER_UNTETHERED`, starting as `opts->start` says. On
+ * success `*out` is the new handle; on failure it is set to NULL.
  *
  * # Errors
- * As `mmring_writer_open`; `MMRING_SIDE_TAKEN` when every reader slot is held.
+ * As `mmring_writer_open`; `MMRING_SIDE_TAKEN` when the only reader slot is held,
+ * `MMRING_READERS_FULL` when every one of several is.
  *
  * # Safety
  * `path` is null or a NUL-terminated string; `opts` is null or an initialised
@@ -712,7 +809,7 @@ mmring_status mmring_reader_writer_status(const struct mmring_reader *r, mmring_
  * view still counts.
  *
  * # Errors
- * As `mmring_reader_capacity`.
+ * `MMRING_UNSUPPORTED` on an untethered reader, and as `mmring_reader_capacity`.
  *
  * # Safety
  * As `mmring_reader_capacity`.
@@ -726,8 +823,10 @@ mmring_status mmring_reader_pending(const struct mmring_reader *r, size_t *out);
  *
  * # Errors
  * `MMRING_EMPTY` (nothing committed now), `MMRING_DISCONNECTED` (nothing committed and the
- * writer has gone), `MMRING_CORRUPT` (the reader is poisoned), `MMRING_INVALID_ARGUMENT`,
- * `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ * writer has gone), `MMRING_LAPPED` (messages were lost: see `mmring_reader_last_lap`; the next
+ * receive goes on), `MMRING_CORRUPT` (the reader is poisoned), `MMRING_UNSUPPORTED` (an
+ * untethered reader: it has no views), `MMRING_INVALID_ARGUMENT`, `MMRING_INVALID_HANDLE`,
+ * `MMRING_BUSY`.
  *
  * # Safety
  * `r` is null or a live handle; `view` is null or writable.
@@ -740,8 +839,8 @@ mmring_status mmring_reader_try_recv(struct mmring_reader *r, struct mmring_view
  * its writer has gone and everything it committed has been received, `MMRING_DISCONNECTED`.
  *
  * # Errors
- * `MMRING_DISCONNECTED`, `MMRING_CORRUPT`, `MMRING_INVALID_ARGUMENT`, `MMRING_INVALID_HANDLE`,
- * `MMRING_BUSY`.
+ * `MMRING_DISCONNECTED`, `MMRING_LAPPED`, `MMRING_CORRUPT`, `MMRING_UNSUPPORTED`,
+ * `MMRING_INVALID_ARGUMENT`, `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
  *
  * # Safety
  * As `mmring_reader_try_recv`.
@@ -767,8 +866,8 @@ mmring_status mmring_reader_recv_timeout(struct mmring_reader *r, uint64_t timeo
  *
  * # Errors
  * `MMRING_WRONG_STATE` (not this reader's open view: already released, or stale),
- * `MMRING_CORRUPT`, `MMRING_INVALID_ARGUMENT` (null `view`), `MMRING_INVALID_HANDLE`,
- * `MMRING_BUSY`.
+ * `MMRING_CORRUPT`, `MMRING_UNSUPPORTED` (an untethered reader), `MMRING_INVALID_ARGUMENT`
+ * (null `view`), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
  *
  * # Safety
  * `r` is null or a live handle; `view` is null or a readable and writable `mmring_view`.
@@ -791,10 +890,13 @@ mmring_status mmring_reader_keep_view(struct mmring_reader *r, struct mmring_vie
  * Receives the next message without blocking and copies it into `buf[0..cap)` with atomic
  * loads: sound whatever the writer does (it can only make you read wrong bytes). `*len` = the
  * message's length. `buf` may be NULL when `cap` is 0 (to learn the next message's length).
+ * Works on both kinds of reader; an untethered reader delivers only messages that stayed
+ * intact while it copied them.
  *
  * # Errors
- * `MMRING_BUFFER_TOO_SMALL` (the message is longer than `cap`: it stays in the ring, `*len` is
- * its length), and as `mmring_reader_try_recv`.
+ * `MMRING_BUFFER_TOO_SMALL` (the message is longer than `cap`: it stays in the ring, or in an
+ * untethered reader's handle, for the next receive; `*len` is its length), and as
+ * `mmring_reader_try_recv` except `MMRING_UNSUPPORTED`.
  *
  * # Safety
  * `r` is null or a live handle; `buf` is null or writable for `cap` bytes; `len` is null or
@@ -807,7 +909,7 @@ mmring_status mmring_reader_try_recv_copy(struct mmring_reader *r, void *buf, si
  * `mmring_reader_try_recv_copy` does.
  *
  * # Errors
- * `MMRING_BUFFER_TOO_SMALL`, and as `mmring_reader_recv`.
+ * `MMRING_BUFFER_TOO_SMALL`, and as `mmring_reader_recv` except `MMRING_UNSUPPORTED`.
  *
  * # Safety
  * As `mmring_reader_try_recv_copy`.
@@ -828,10 +930,11 @@ mmring_status mmring_reader_recv_copy_timeout(struct mmring_reader *r, void *buf
 /**
  * Discards the next message without reading it, without blocking; `*len` (if `len` is not
  * null) = its length. The message of an open view is consumed first (it is not the one
- * skipped).
+ * skipped). On an untethered reader, a message kept after `MMRING_BUFFER_TOO_SMALL` is the
+ * one skipped.
  *
  * # Errors
- * As `mmring_reader_try_recv`.
+ * As `mmring_reader_try_recv` except `MMRING_UNSUPPORTED`.
  *
  * # Safety
  * `r` is null or a live handle; `len` is null or writable.
@@ -845,10 +948,14 @@ mmring_status mmring_reader_try_skip(struct mmring_reader *r, size_t *len);
  * when an error ends the drain). `flags`: 0, or `MMRING_DRAIN_COPY` to hand `f` a copy (sound
  * against any writer) instead of the message in place. `max == 0` hands nothing and succeeds.
  *
+ * On an untethered reader only `MMRING_DRAIN_COPY` is supported; a loss found after some
+ * messages were handed ends the drain, and the next receive reports it (`MMRING_LAPPED`).
+ *
  * # Errors
- * When no message was handed: `MMRING_EMPTY` or `MMRING_DISCONNECTED` as in
- * `mmring_reader_try_recv`. `MMRING_CORRUPT` in any case. `MMRING_INVALID_ARGUMENT` (null `f`
- * or `count`, unknown flags), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ * When no message was handed: `MMRING_EMPTY`, `MMRING_DISCONNECTED` or `MMRING_LAPPED` as in
+ * `mmring_reader_try_recv`. `MMRING_CORRUPT` in any case. `MMRING_UNSUPPORTED` (an untethered
+ * reader without `MMRING_DRAIN_COPY`), `MMRING_INVALID_ARGUMENT` (null `f` or `count`, unknown
+ * flags), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
  *
  * # Safety
  * `r` is null or a live handle; `f` is null or a function with the `mmring_drain_fn`
@@ -860,7 +967,8 @@ mmring_status mmring_reader_drain(struct mmring_reader *r, size_t max, uint32_t 
  * Gives every consumed message's space back to the writer now (and wakes it if it waits for
  * room); the message of an open view is consumed first. Receiving does this by itself when
  * the ring is empty, after a drain and every eighth of the ring; call it when you stop
- * receiving for a while.
+ * receiving for a while. On an untethered reader, which never holds the writer back, it does
+ * nothing and succeeds.
  *
  * # Errors
  * `MMRING_CORRUPT`, `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
@@ -869,6 +977,83 @@ mmring_status mmring_reader_drain(struct mmring_reader *r, size_t max, uint32_t 
  * `r` is null or a live handle.
  */
 mmring_status mmring_reader_release(struct mmring_reader *r);
+
+/**
+ * `*out` = whether this is an untethered reader (`mmring_options.reader_kind` was
+ * `MMRING_READER_UNTETHERED` when it was opened).
+ *
+ * # Errors
+ * `MMRING_INVALID_HANDLE`, `MMRING_INVALID_ARGUMENT` (null `out`), `MMRING_BUSY`.
+ *
+ * # Safety
+ * `r` is null or a live handle; `out` is null or writable.
+ */
+mmring_status mmring_reader_is_untethered(const struct mmring_reader *r, bool *out);
+
+/**
+ * What the last `MMRING_LAPPED` this reader returned reported: `*missed_bytes` = the bytes of
+ * records it skipped (framing included, so more than the payloads), `*missed_messages` (if
+ * `missed_messages` is not null) = how many messages, or `MMRING_UNKNOWN` when the library
+ * could not tell (the writer had overwritten them: today always). Both 0 if this reader has
+ * never been lapped.
+ *
+ * # Errors
+ * `MMRING_INVALID_HANDLE`, `MMRING_INVALID_ARGUMENT` (null `missed_bytes`), `MMRING_BUSY`.
+ *
+ * # Safety
+ * `r` is null or a live handle; `missed_bytes` is null or writable; `missed_messages` is null
+ * or writable.
+ */
+mmring_status mmring_reader_last_lap(const struct mmring_reader *r, uint64_t *missed_bytes, uint64_t *missed_messages);
+
+/**
+ * `*fd` = the reader's readiness handle, a file descriptor for `poll(2)`, `epoll` or an event
+ * loop (made on the first call; later calls return the same one). It becomes readable, once
+ * armed by `mmring_reader_prepare_wait`, when the writer committed a message, when the writer's
+ * process exits, and at least once a second (a backstop check of the writer). Wait for
+ * `POLLIN` only; never read from it, write to it or close it: it belongs to the handle and
+ * stays valid until `mmring_reader_close`. It is meaningful only for this handle. See
+ * docs/C-API.md, "Waiting in an event loop", for the protocol. On failure `*fd` is -1.
+ *
+ * # Errors
+ * `MMRING_IO` (making the doorbell next to the ring, the epoll instance or the timer failed:
+ * `mmring_last_os_error()` has the errno), `MMRING_INVALID_ARGUMENT` (null `fd`),
+ * `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ *
+ * # Safety
+ * `r` is null or a live handle; `fd` is null or writable.
+ */
+mmring_status mmring_reader_readiness_fd(struct mmring_reader *r, int *fd);
+
+/**
+ * Arms the readiness handle before waiting on it: `*ready` = true if there is something to
+ * do now (a message, a loss to report, an error such as a writer that has gone: call a
+ * receive instead of waiting; the handle is not armed), false if armed (wait until the fd is
+ * readable, then call `mmring_reader_finish_wait` and receive). The message of an open view is
+ * consumed first, as a receive would. The writer makes the system call that wakes this
+ * reader only while it is armed. On failure `*ready` is false.
+ *
+ * # Errors
+ * `MMRING_IO`, `MMRING_CORRUPT`, `MMRING_INVALID_ARGUMENT` (null `ready`),
+ * `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ *
+ * # Safety
+ * `r` is null or a live handle; `ready` is null or writable.
+ */
+mmring_status mmring_reader_prepare_wait(struct mmring_reader *r, bool *ready);
+
+/**
+ * Disarms the readiness handle after it became readable (or to stop waiting) and empties it;
+ * then receive (which may still find nothing: wake-ups can be spurious). Harmless when it is
+ * not armed.
+ *
+ * # Errors
+ * `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ *
+ * # Safety
+ * `r` is null or a live handle.
+ */
+mmring_status mmring_reader_finish_wait(struct mmring_reader *r);
 
 /**
  * The message of the last failing call on the calling thread: a NUL-terminated string, never
@@ -893,8 +1078,9 @@ const char *mmring_status_name(int32_t status);
 
 /**
  * Attaches as the writer of the ring at `path`, as `opts` says (null: the defaults, which open
- * an existing ring; see `mmring_options`). On success `*out` is the new handle; on failure it
- * is set to NULL.
+ * an existing ring; see `mmring_options`: `reader_kind` and `start` are for readers and
+ * ignored here, though checked). On success `*out` is the new handle; on failure it is set to
+ * NULL.
  *
  * # Errors
  * `MMRING_INVALID_ARGUMENT` (null `path` or `out`, bad options), `MMRING_NOT_FOUND`,
@@ -1183,8 +1369,61 @@ mmring_status mmring_writer_batch_publish(struct mmring_writer *w);
  */
 mmring_status mmring_writer_batch_end(struct mmring_writer *w);
 
+/**
+ * `*fd` = the writer's readiness handle, a file descriptor for `poll(2)`, `epoll` or an event
+ * loop waiting for room (made on the first call; later calls return the same one). It becomes
+ * readable, once armed by `mmring_writer_prepare_wait`, when a reader released space, when a
+ * reader's process exits, and at least once a second (a backstop check of the readers). Wait
+ * for `POLLIN` only; never read from it, write to it or close it: it belongs to the handle and
+ * stays valid until `mmring_writer_close`. On failure `*fd` is -1.
+ *
+ * # Errors
+ * `MMRING_IO` (`mmring_last_os_error()` has the errno), `MMRING_WRONG_STATE` (a grant or batch
+ * is open), `MMRING_INVALID_ARGUMENT` (null `fd`), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ *
+ * # Safety
+ * `w` is null or a live handle; `fd` is null or writable.
+ */
+mmring_status mmring_writer_readiness_fd(struct mmring_writer *w, int *fd);
+
+/**
+ * Arms the readiness handle before waiting for room for a `len`-byte message: `*ready` = true
+ * if it fits now, or if sending would fail at once (too large, corrupt, no reader left): call
+ * `mmring_writer_try_send` instead of waiting (the handle is not armed); false if armed (wait
+ * until the fd is readable, then call `mmring_writer_finish_wait` and try again). On failure
+ * `*ready` is false.
+ *
+ * # Errors
+ * `MMRING_IO`, `MMRING_WRONG_STATE` (a grant or batch is open), `MMRING_INVALID_ARGUMENT`
+ * (null `ready`), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ *
+ * # Safety
+ * `w` is null or a live handle; `ready` is null or writable.
+ */
+mmring_status mmring_writer_prepare_wait(struct mmring_writer *w, size_t len, bool *ready);
+
+/**
+ * Disarms the readiness handle after it became readable (or to stop waiting) and empties it;
+ * then try the send again (there may still be no room: wake-ups can be spurious). Harmless
+ * when it is not armed.
+ *
+ * # Errors
+ * `MMRING_WRONG_STATE` (a grant or batch is open), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+ *
+ * # Safety
+ * `w` is null or a live handle.
+ */
+mmring_status mmring_writer_finish_wait(struct mmring_writer *w);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* MMRING_H */
+
+/* mmring_options_init(&o) fills the whole struct this header declares (sizeof o), whatever
+ * the version of the library it runs with; the function of that name fills version 1 only,
+ * for programs compiled against the first header. `(mmring_options_init)(&o)` calls it. */
+#ifndef mmring_options_init
+#define mmring_options_init(opts) mmring_options_init_sized((opts), sizeof *(opts))
+#endif

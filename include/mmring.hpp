@@ -8,6 +8,10 @@
 //     auto r = mmring::reader::open("/dev/shm/demo");
 //     if (auto m = r.recv()) use(*m);        // std::span<const std::byte>, until the next recv
 //
+// An untethered (lossy) reader is a `reader` too (reader::open_untethered): it receives with
+// the copying calls only. Both ends expose their readiness handle (readiness_fd,
+// prepare_wait, finish_wait) for poll(2) or an event loop, as in docs/C-API.md.
+//
 // Everything here is inline over the C functions: link libmmring as for C. The rules of the C
 // API hold (docs/C-API.md): a handle is used by one thread at a time; a view lives until the
 // next receive on its reader; zero-copy views are sound only while the writer follows the
@@ -135,6 +139,21 @@ class writer {
         check(mmring_writer_is_reader_alive(h_, &alive));
         return alive;
     }
+
+    // The readiness handle (owned by the writer, valid until it closes): wait for POLLIN.
+    int readiness_fd() {
+        int fd = -1;
+        check(mmring_writer_readiness_fd(h_, &fd));
+        return fd;
+    }
+    // true: a `len`-byte message fits now (or sending would fail at once): do not wait.
+    // false: armed; wait for the fd, then finish_wait() and try again.
+    bool prepare_wait(size_t len) {
+        bool ready = false;
+        check(mmring_writer_prepare_wait(h_, len, &ready));
+        return ready;
+    }
+    void finish_wait() { check(mmring_writer_finish_wait(h_)); }
     mmring_writer *get() const noexcept { return h_; }
 
   private:
@@ -159,6 +178,15 @@ class reader {
         check(mmring_reader_open_or_create(path, capacity, &r.h_));
         return r;
     }
+    // An untethered reader of the existing ring at `path` (lossy, never holds the writer
+    // back), starting as `start` says (MMRING_START_DEFAULT: at the next message).
+    static reader open_untethered(const char *path, mmring_start start = MMRING_START_DEFAULT) {
+        mmring_options o;
+        mmring_options_init(&o);
+        o.reader_kind = MMRING_READER_UNTETHERED;
+        o.start = start;
+        return open(path, &o);
+    }
 
     reader(reader &&o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
     reader &operator=(reader &&o) noexcept {
@@ -182,20 +210,44 @@ class reader {
     std::optional<bytes> try_recv() {
         return view(mmring_reader_try_recv(h_, &v_), {MMRING_EMPTY, MMRING_DISCONNECTED});
     }
-    // A copy of the next message (sound against any writer); nullopt once the writer has gone.
-    std::optional<std::vector<std::byte>> recv_copy() {
-        std::vector<std::byte> buf(64);
-        for (;;) {
-            size_t len = 0;
-            last_ = check(mmring_reader_recv_copy(h_, buf.data(), buf.size(), &len),
-                          {MMRING_BUFFER_TOO_SMALL, MMRING_DISCONNECTED});
-            if (last_ == MMRING_DISCONNECTED) return std::nullopt;
-            buf.resize(len);
-            if (last_ == MMRING_OK) return buf;
-        }
+    // A copy of the next message (sound against any writer); nullopt once the writer has gone,
+    // or when messages were lost (status() == MMRING_LAPPED, last_lap() says how much: call
+    // again for the next intact one).
+    std::optional<std::vector<std::byte>> recv_copy() { return copy(mmring_reader_recv_copy); }
+    // As recv_copy without waiting: also nullopt when empty now (status() == MMRING_EMPTY).
+    std::optional<std::vector<std::byte>> try_recv_copy() {
+        return copy(mmring_reader_try_recv_copy);
     }
+    // What the last MMRING_LAPPED reported: bytes missed, and messages (MMRING_UNKNOWN if not
+    // known).
+    std::pair<uint64_t, uint64_t> last_lap() const {
+        uint64_t bytes = 0, messages = 0;
+        check(mmring_reader_last_lap(h_, &bytes, &messages));
+        return {bytes, messages};
+    }
+    bool is_untethered() const {
+        bool u = false;
+        check(mmring_reader_is_untethered(h_, &u));
+        return u;
+    }
+
+    // The readiness handle (owned by the reader, valid until it closes): wait for POLLIN.
+    int readiness_fd() {
+        int fd = -1;
+        check(mmring_reader_readiness_fd(h_, &fd));
+        return fd;
+    }
+    // true: something to receive now (or an error to report): do not wait. false: armed; wait
+    // for the fd, then finish_wait() and receive.
+    bool prepare_wait() {
+        bool ready = false;
+        check(mmring_reader_prepare_wait(h_, &ready));
+        return ready;
+    }
+    void finish_wait() { check(mmring_reader_finish_wait(h_)); }
     // Hands up to `max` messages to `f(bytes)` (in place, or copied with MMRING_DRAIN_COPY),
-    // returns how many; 0 when empty or the writer has gone. An exception thrown by `f` stops
+    // returns how many; 0 when empty, the writer has gone or messages were lost (status()
+    // tells which; an untethered reader needs MMRING_DRAIN_COPY). An exception thrown by `f` stops
     // the drain and is rethrown here (it never crosses the C library).
     template <class F> size_t drain(size_t max, F &&f, uint32_t flags = 0) {
         struct ctx {
@@ -214,7 +266,7 @@ class reader {
         };
         size_t n = 0;
         last_ = check(mmring_reader_drain(h_, max, flags, tramp, &c, &n),
-                      {MMRING_EMPTY, MMRING_DISCONNECTED});
+                      {MMRING_EMPTY, MMRING_DISCONNECTED, MMRING_LAPPED});
         if (c.e) std::rethrow_exception(c.e);
         return n;
     }
@@ -230,6 +282,19 @@ class reader {
 
   private:
     reader() = default;
+    using copy_fn = mmring_status (*)(mmring_reader *, void *, size_t, size_t *);
+    std::optional<std::vector<std::byte>> copy(copy_fn f) {
+        std::vector<std::byte> buf(64);
+        for (;;) {
+            size_t len = 0;
+            last_ = check(f(h_, buf.data(), buf.size(), &len),
+                          {MMRING_BUFFER_TOO_SMALL, MMRING_DISCONNECTED, MMRING_LAPPED,
+                           MMRING_EMPTY});
+            if (last_ != MMRING_OK && last_ != MMRING_BUFFER_TOO_SMALL) return std::nullopt;
+            buf.resize(len);
+            if (last_ == MMRING_OK) return buf;
+        }
+    }
     std::optional<bytes> view(mmring_status s, std::initializer_list<mmring_status> ok) {
         last_ = check(s, ok);
         if (last_ != MMRING_OK) return std::nullopt;

@@ -16,8 +16,10 @@ pub const MMRING_SIDE_CLOSED: u32 = 2;
 pub const MMRING_SIDE_INVALID: u32 = 3;
 
 /// `mmring_reader_info.kind`: lossless, holds the writer back (also a slot never attached).
+/// Also the `mmring_options.reader_kind` that opens such a reader (the default).
 pub const MMRING_READER_TETHERED: u32 = 1;
-/// `mmring_reader_info.kind`: lossy, never holds the writer back.
+/// `mmring_reader_info.kind`: lossy, never holds the writer back. Also the
+/// `mmring_options.reader_kind` that opens such a reader.
 pub const MMRING_READER_UNTETHERED: u32 = 2;
 /// `mmring_reader_info.kind`: a value no correct process writes.
 pub const MMRING_READER_KIND_INVALID: u32 = 0;
@@ -218,6 +220,6 @@ pub unsafe extern "C" fn mmring_create_unattached(
         }
         // SAFETY: NUL-terminated and an initialised options struct (contract).
         let (path, opts) = unsafe { (boundary::path(path)?, from_c(opts)?) };
-        Ok(opts.create_unattached(path)?)
+        Ok(opts.ring.create_unattached(path)?)
     })
 }

@@ -6,12 +6,19 @@
 //! ring, `Message::keep`, so the writer cannot reuse its bytes) and its place remembered; the
 //! next receive, `mmring_reader_release_view` or `mmring_reader_release` consumes it first
 //! (`Reader::try_skip`, which finds the same record again: only this reader moves its cursor).
+//!
+//! The same handle type carries an untethered reader (`mmring_options.reader_kind`), which has
+//! no views: its copying receives copy each message into the handle's buffer first (validated
+//! after the copy: the writer may overwrite it meanwhile), then into the caller's buffer; a
+//! message that does not fit the caller's buffer stays in the handle's for the next receive.
 
 use crate::boundary::{self, buffer, out, timeout, Kind, Shell};
-use crate::options::{self, from_c, OptionsC, WaitStrategyC};
-use crate::status::{Error, Status, StatusC};
-use api::{Message, Reader, RingOptions, WriterStatus};
-use std::ffi::{c_char, c_void};
+use crate::options::{self, from_c, OptionsC, Parsed, WaitStrategyC};
+use crate::status::{Error, Lap, Status, StatusC};
+use api::{Message, Reader, Readiness, RingOptions, UntetheredReader, WriterStatus};
+use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 /// A reader handle (opaque). Created by `mmring_reader_open` and friends, freed by
 /// `mmring_reader_close`. Use it from one thread at a time (it may move between threads).
@@ -74,14 +81,51 @@ struct OpenView {
     data: *const u8,
 }
 
+/// The reader behind a handle.
+#[derive(Debug)]
+enum Reading {
+    Tethered(Reader),
+    Untethered(Lossy),
+}
+
+/// An untethered reader and the message or loss it has yet to deliver.
+#[derive(Debug)]
+struct Lossy {
+    reader: UntetheredReader,
+    /// The message being delivered (an intact copy), while `held` is `Some(Held::Message)`.
+    buf: Vec<u8>,
+    held: Option<Held>,
+}
+
+/// What an untethered reader's handle holds for the next receive.
+#[derive(Debug)]
+enum Held {
+    /// `buf`: received, not yet delivered (it did not fit the caller's buffer).
+    Message,
+    /// A lap found by a drain after it had handed out messages.
+    Lap(Lap),
+}
+
+/// How a receive waits.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    Try,
+    Block,
+    For(Duration),
+}
+
 /// The state behind a reader handle.
 #[derive(Debug)]
 pub(crate) struct ReaderState {
-    reader: Reader,
+    reading: Reading,
     view: Option<OpenView>,
     last_token: u64,
     /// The buffer of `MMRING_DRAIN_COPY`.
     copy: Vec<u8>,
+    /// What the last `MMRING_LAPPED` reported.
+    last_lap: Option<Lap>,
+    /// The readiness handle, made by the first `mmring_reader_readiness_fd`.
+    readiness: Option<Readiness>,
 }
 
 impl Kind for ReaderState {
@@ -94,11 +138,43 @@ const NOT_THE_VIEW: Error = Error::fixed(
     c"not the open view of this reader (already released, stale, or another reader's)",
 );
 
+/// What an untethered reader cannot do.
+fn unsupported(what: &str) -> Error {
+    Error::new(
+        Status::Unsupported,
+        format_args!(
+            "{what}: not on an untethered reader (the writer may overwrite its messages while \
+             they are read, so it has no zero-copy views): use the copying receives \
+             (mmring_reader_*recv_copy*, mmring_reader_drain with MMRING_DRAIN_COPY)"
+        ),
+    )
+}
+
 impl ReaderState {
-    /// Consumes the message of the open view, if there is one.
+    fn new(reading: Reading) -> ReaderState {
+        ReaderState {
+            reading,
+            view: None,
+            last_token: 0,
+            copy: Vec::new(),
+            last_lap: None,
+            readiness: None,
+        }
+    }
+
+    /// The tethered reader, or `MMRING_UNSUPPORTED` for `what`.
+    fn tethered(&mut self, what: &str) -> Result<&mut Reader, Error> {
+        match &mut self.reading {
+            Reading::Tethered(r) => Ok(r),
+            Reading::Untethered(_) => Err(unsupported(what)),
+        }
+    }
+
+    /// Consumes the message of the open view, if there is one (only a tethered reader has
+    /// views).
     fn settle(&mut self) -> Result<(), Error> {
         if self.view.take().is_some() {
-            self.reader.try_skip()?;
+            self.tethered("settle")?.try_skip()?;
         }
         Ok(())
     }
@@ -108,6 +184,16 @@ impl ReaderState {
             .as_ref()
             .is_some_and(|o| o.token == v.token && o.data == v.data && v.token != 0)
     }
+}
+
+/// `MMRING_BUFFER_TOO_SMALL` for a message of `n` bytes, which stays `where_`.
+fn too_small(n: usize, cap: usize, where_: &str) -> Error {
+    Error::new(
+        Status::BufferTooSmall,
+        format_args!(
+            "message of {n} bytes does not fit the buffer of {cap} bytes; it stays {where_}"
+        ),
+    )
 }
 
 /// Copies `m` into `buf[0..cap)` (already checked: non-null if `cap > 0`), or keeps it in the
@@ -126,16 +212,84 @@ unsafe fn copy_out(
     if m.len() > cap {
         let n = m.len();
         m.keep();
-        return Err(Error::new(
-            Status::BufferTooSmall,
-            format_args!(
-                "message of {n} bytes does not fit the buffer of {cap} bytes; it stays in the ring"
-            ),
-        ));
+        return Err(too_small(n, cap, "in the ring"));
     }
     // SAFETY: `m.len() <= cap` bytes of `buf` are writable (contract).
     m.copy_to_slice(unsafe { buffer(buf, m.len()) }?);
     Ok(())
+}
+
+impl Lossy {
+    /// Makes the next message `buf` (held until delivered): the held one, or a new one.
+    fn next(&mut self, wait: Wait) -> Result<(), Error> {
+        match self.held {
+            Some(Held::Message) => return Ok(()),
+            Some(Held::Lap(lap)) => {
+                self.held = None;
+                return Err(Error::lapped(lap));
+            }
+            None => {}
+        }
+        let (r, buf) = (&mut self.reader, &mut self.buf);
+        match wait {
+            Wait::Try => r.try_recv_into(buf).map_err(Error::from),
+            Wait::Block => r.recv_into(buf).map_err(Error::from),
+            Wait::For(d) => r.recv_timeout_into(buf, d).map_err(Error::from),
+        }?;
+        self.held = Some(Held::Message);
+        Ok(())
+    }
+
+    /// Delivers the held message into `buf[0..cap)` (already checked: non-null if `cap > 0`),
+    /// or keeps holding it if it does not fit.
+    ///
+    /// # Safety
+    /// `buf` is null or writable for `cap` bytes.
+    unsafe fn deliver(&mut self, buf: *mut u8, cap: usize, len: &mut usize) -> Result<(), Error> {
+        let n = self.buf.len();
+        *len = n;
+        if n > cap {
+            return Err(too_small(
+                n,
+                cap,
+                "in the reader (the next receive returns it)",
+            ));
+        }
+        // SAFETY: `n <= cap` bytes of `buf` are writable (contract).
+        unsafe { buffer(buf, n) }?.copy_from_slice(&self.buf);
+        self.held = None;
+        Ok(())
+    }
+}
+
+/// A copying receive: the next message into `buf[0..cap)`, `*len` its length.
+///
+/// # Safety
+/// `buf` is null or writable for `cap` bytes (already checked: non-null if `cap > 0`).
+unsafe fn recv_copy(
+    s: &mut ReaderState,
+    wait: Wait,
+    buf: *mut u8,
+    cap: usize,
+    len: &mut usize,
+) -> Result<(), Error> {
+    s.settle()?;
+    match &mut s.reading {
+        Reading::Tethered(r) => {
+            let m = match wait {
+                Wait::Try => r.try_recv().map_err(Error::from),
+                Wait::Block => r.recv().map_err(Error::from),
+                Wait::For(d) => r.recv_timeout(d).map_err(Error::from),
+            };
+            // SAFETY: forwarded contract.
+            unsafe { copy_out(m, buf, cap, len) }
+        }
+        Reading::Untethered(l) => {
+            l.next(wait)?;
+            // SAFETY: forwarded contract.
+            unsafe { l.deliver(buf, cap, len) }
+        }
+    }
 }
 
 /// Checks a copying receive's arguments before anything is received.
@@ -161,7 +315,15 @@ unsafe fn with(
     f: impl FnOnce(&mut ReaderState) -> Result<(), Error>,
 ) -> StatusC {
     // SAFETY: forwarded contract; the handle was made by `open` from a Shell<ReaderState>.
-    unsafe { Shell::<ReaderState>::with(r.cast(), f) }
+    unsafe {
+        Shell::<ReaderState>::with(r.cast(), |s| {
+            let result = f(s);
+            if let Err(Error { lap: Some(lap), .. }) = &result {
+                s.last_lap = Some(*lap);
+            }
+            result
+        })
+    }
 }
 
 /// # Safety
@@ -169,7 +331,7 @@ unsafe fn with(
 unsafe fn open(
     path: *const c_char,
     out: *mut *mut ReaderHandle,
-    opts: impl FnOnce() -> Result<RingOptions, Error>,
+    opts: impl FnOnce() -> Result<Parsed, Error>,
 ) -> StatusC {
     boundary::call(|| {
         // SAFETY: null or writable (contract).
@@ -177,24 +339,37 @@ unsafe fn open(
         *out = std::ptr::null_mut();
         // SAFETY: null or NUL-terminated (contract).
         let path = unsafe { boundary::path(path) }?;
-        let reader = opts()?.open_reader(path)?;
-        let state = ReaderState {
-            reader,
-            view: None,
-            last_token: 0,
-            copy: Vec::new(),
+        let opts = opts()?;
+        let reading = if opts.untethered {
+            Reading::Untethered(Lossy {
+                reader: opts.ring.open_untethered(path)?,
+                buf: Vec::new(),
+                held: None,
+            })
+        } else {
+            Reading::Tethered(opts.ring.open_reader(path)?)
         };
-        *out = Shell::into_raw(state).cast();
+        *out = Shell::into_raw(ReaderState::new(reading)).cast();
         Ok(())
     })
 }
 
+/// Options for a tethered reader.
+fn tethered(ring: RingOptions) -> Parsed {
+    Parsed {
+        ring,
+        untethered: false,
+    }
+}
+
 /// Attaches as a reader of the ring at `path` (its first free reader slot), as `opts` says
-/// (null: the defaults, which open an existing ring). On success `*out` is the new handle; on
-/// failure it is set to NULL.
+/// (null: the defaults, which open an existing ring): tethered, or untethered if
+/// `opts->reader_kind` is `MMRING_READER_UNTETHERED`, starting as `opts->start` says. On
+/// success `*out` is the new handle; on failure it is set to NULL.
 ///
 /// # Errors
-/// As `mmring_writer_open`; `MMRING_SIDE_TAKEN` when every reader slot is held.
+/// As `mmring_writer_open`; `MMRING_SIDE_TAKEN` when the only reader slot is held,
+/// `MMRING_READERS_FULL` when every one of several is.
 ///
 /// # Safety
 /// `path` is null or a NUL-terminated string; `opts` is null or an initialised
@@ -225,7 +400,9 @@ pub unsafe extern "C" fn mmring_reader_create(
     // SAFETY: the pointers meet this function's contract, which is `open`'s.
     unsafe {
         open(path, out, || {
-            Ok(RingOptions::new().create(options::capacity(capacity)?))
+            Ok(tethered(
+                RingOptions::new().create(options::capacity(capacity)?),
+            ))
         })
     }
 }
@@ -247,7 +424,9 @@ pub unsafe extern "C" fn mmring_reader_open_or_create(
     // SAFETY: the pointers meet this function's contract, which is `open`'s.
     unsafe {
         open(path, out, || {
-            Ok(RingOptions::new().create_if_missing(options::capacity(capacity)?))
+            Ok(tethered(
+                RingOptions::new().create_if_missing(options::capacity(capacity)?),
+            ))
         })
     }
 }
@@ -283,7 +462,10 @@ pub unsafe extern "C" fn mmring_reader_capacity(
     // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s.
     unsafe {
         with(r, |s| {
-            *boundary::out(out, "capacity output")? = s.reader.capacity();
+            *boundary::out(out, "capacity output")? = match &s.reading {
+                Reading::Tethered(r) => r.capacity(),
+                Reading::Untethered(l) => l.reader.capacity(),
+            };
             Ok(())
         })
     }
@@ -304,7 +486,12 @@ pub unsafe extern "C" fn mmring_reader_max_message_len(
     // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s.
     unsafe {
         with(r, |s| {
-            *boundary::out(out, "length output")? = s.reader.max_message_len();
+            *boundary::out(out, "length output")? = match &s.reading {
+                Reading::Tethered(r) => r.max_message_len(),
+                Reading::Untethered(l) => {
+                    api::layout::max_message_len(l.reader.capacity() as u64) as usize
+                }
+            };
             Ok(())
         })
     }
@@ -325,8 +512,11 @@ pub unsafe extern "C" fn mmring_reader_set_wait_strategy(
     // SAFETY: the pointer meets this function's contract, which is `with`'s.
     unsafe {
         with(r, |s| {
-            s.reader
-                .set_wait_strategy(options::wait_strategy(strategy)?);
+            let strategy = options::wait_strategy(strategy)?;
+            match &mut s.reading {
+                Reading::Tethered(r) => r.set_wait_strategy(strategy),
+                Reading::Untethered(l) => l.reader.set_wait_strategy(strategy),
+            }
             Ok(())
         })
     }
@@ -351,7 +541,11 @@ pub unsafe extern "C" fn mmring_reader_writer_status(
     unsafe {
         with(r, |s| {
             let status = boundary::out(status, "status output")?;
-            let (st, p) = match s.reader.writer_status() {
+            let ws = match &s.reading {
+                Reading::Tethered(r) => r.writer_status(),
+                Reading::Untethered(l) => l.reader.writer_status(),
+            };
+            let (st, p) = match ws {
                 WriterStatus::Never => (MMRING_WRITER_NEVER, 0),
                 WriterStatus::Alive(p) => (MMRING_WRITER_ALIVE, p),
                 WriterStatus::Gone => (MMRING_WRITER_GONE, 0),
@@ -369,7 +563,7 @@ pub unsafe extern "C" fn mmring_reader_writer_status(
 /// view still counts.
 ///
 /// # Errors
-/// As `mmring_reader_capacity`.
+/// `MMRING_UNSUPPORTED` on an untethered reader, and as `mmring_reader_capacity`.
 ///
 /// # Safety
 /// As `mmring_reader_capacity`.
@@ -378,7 +572,8 @@ pub unsafe extern "C" fn mmring_reader_pending(r: *const ReaderHandle, out: *mut
     // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s.
     unsafe {
         with(r, |s| {
-            *boundary::out(out, "length output")? = s.reader.pending();
+            let out = boundary::out(out, "length output")?;
+            *out = s.tethered("mmring_reader_pending")?.pending();
             Ok(())
         })
     }
@@ -390,8 +585,10 @@ pub unsafe extern "C" fn mmring_reader_pending(r: *const ReaderHandle, out: *mut
 ///
 /// # Errors
 /// `MMRING_EMPTY` (nothing committed now), `MMRING_DISCONNECTED` (nothing committed and the
-/// writer has gone), `MMRING_CORRUPT` (the reader is poisoned), `MMRING_INVALID_ARGUMENT`,
-/// `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+/// writer has gone), `MMRING_LAPPED` (messages were lost: see `mmring_reader_last_lap`; the next
+/// receive goes on), `MMRING_CORRUPT` (the reader is poisoned), `MMRING_UNSUPPORTED` (an
+/// untethered reader: it has no views), `MMRING_INVALID_ARGUMENT`, `MMRING_INVALID_HANDLE`,
+/// `MMRING_BUSY`.
 ///
 /// # Safety
 /// `r` is null or a live handle; `view` is null or writable.
@@ -403,7 +600,7 @@ pub unsafe extern "C" fn mmring_reader_try_recv(r: *mut ReaderHandle, view: *mut
             let v = out(view, "view")?;
             *v = ViewC::NONE;
             s.settle()?;
-            let m = kept(s.reader.try_recv());
+            let m = kept(s.tethered("mmring_reader_try_recv")?.try_recv());
             finish_view(s, m, v)
         })
     }
@@ -437,8 +634,8 @@ fn finish_view(
 /// its writer has gone and everything it committed has been received, `MMRING_DISCONNECTED`.
 ///
 /// # Errors
-/// `MMRING_DISCONNECTED`, `MMRING_CORRUPT`, `MMRING_INVALID_ARGUMENT`, `MMRING_INVALID_HANDLE`,
-/// `MMRING_BUSY`.
+/// `MMRING_DISCONNECTED`, `MMRING_LAPPED`, `MMRING_CORRUPT`, `MMRING_UNSUPPORTED`,
+/// `MMRING_INVALID_ARGUMENT`, `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
 ///
 /// # Safety
 /// As `mmring_reader_try_recv`.
@@ -450,7 +647,7 @@ pub unsafe extern "C" fn mmring_reader_recv(r: *mut ReaderHandle, view: *mut Vie
             let v = out(view, "view")?;
             *v = ViewC::NONE;
             s.settle()?;
-            let m = kept(s.reader.recv());
+            let m = kept(s.tethered("mmring_reader_recv")?.recv());
             finish_view(s, m, v)
         })
     }
@@ -475,7 +672,10 @@ pub unsafe extern "C" fn mmring_reader_recv_timeout(
             let v = out(view, "view")?;
             *v = ViewC::NONE;
             s.settle()?;
-            let m = kept(s.reader.recv_timeout(timeout(timeout_ns)));
+            let m = kept(
+                s.tethered("mmring_reader_recv_timeout")?
+                    .recv_timeout(timeout(timeout_ns)),
+            );
             finish_view(s, m, v)
         })
     }
@@ -488,8 +688,8 @@ pub unsafe extern "C" fn mmring_reader_recv_timeout(
 ///
 /// # Errors
 /// `MMRING_WRONG_STATE` (not this reader's open view: already released, or stale),
-/// `MMRING_CORRUPT`, `MMRING_INVALID_ARGUMENT` (null `view`), `MMRING_INVALID_HANDLE`,
-/// `MMRING_BUSY`.
+/// `MMRING_CORRUPT`, `MMRING_UNSUPPORTED` (an untethered reader), `MMRING_INVALID_ARGUMENT`
+/// (null `view`), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
 ///
 /// # Safety
 /// `r` is null or a live handle; `view` is null or a readable and writable `mmring_view`.
@@ -502,6 +702,7 @@ pub unsafe extern "C" fn mmring_reader_release_view(
     unsafe {
         with(r, |s| {
             let v = out(view, "view")?;
+            s.tethered("mmring_reader_release_view")?;
             if !s.is_open(v) {
                 return Err(NOT_THE_VIEW);
             }
@@ -528,6 +729,7 @@ pub unsafe extern "C" fn mmring_reader_keep_view(
     unsafe {
         with(r, |s| {
             let v = out(view, "view")?;
+            s.tethered("mmring_reader_keep_view")?;
             if !s.is_open(v) {
                 return Err(NOT_THE_VIEW);
             }
@@ -541,10 +743,13 @@ pub unsafe extern "C" fn mmring_reader_keep_view(
 /// Receives the next message without blocking and copies it into `buf[0..cap)` with atomic
 /// loads: sound whatever the writer does (it can only make you read wrong bytes). `*len` = the
 /// message's length. `buf` may be NULL when `cap` is 0 (to learn the next message's length).
+/// Works on both kinds of reader; an untethered reader delivers only messages that stayed
+/// intact while it copied them.
 ///
 /// # Errors
-/// `MMRING_BUFFER_TOO_SMALL` (the message is longer than `cap`: it stays in the ring, `*len` is
-/// its length), and as `mmring_reader_try_recv`.
+/// `MMRING_BUFFER_TOO_SMALL` (the message is longer than `cap`: it stays in the ring, or in an
+/// untethered reader's handle, for the next receive; `*len` is its length), and as
+/// `mmring_reader_try_recv` except `MMRING_UNSUPPORTED`.
 ///
 /// # Safety
 /// `r` is null or a live handle; `buf` is null or writable for `cap` bytes; `len` is null or
@@ -561,8 +766,7 @@ pub unsafe extern "C" fn mmring_reader_try_recv_copy(
     unsafe {
         with(r, |s| {
             let (buf, len) = (buf.cast::<u8>(), copy_args(buf.cast(), cap, len)?);
-            s.settle()?;
-            copy_out(s.reader.try_recv().map_err(Error::from), buf, cap, len)
+            recv_copy(s, Wait::Try, buf, cap, len)
         })
     }
 }
@@ -571,7 +775,7 @@ pub unsafe extern "C" fn mmring_reader_try_recv_copy(
 /// `mmring_reader_try_recv_copy` does.
 ///
 /// # Errors
-/// `MMRING_BUFFER_TOO_SMALL`, and as `mmring_reader_recv`.
+/// `MMRING_BUFFER_TOO_SMALL`, and as `mmring_reader_recv` except `MMRING_UNSUPPORTED`.
 ///
 /// # Safety
 /// As `mmring_reader_try_recv_copy`.
@@ -587,8 +791,7 @@ pub unsafe extern "C" fn mmring_reader_recv_copy(
     unsafe {
         with(r, |s| {
             let (buf, len) = (buf.cast::<u8>(), copy_args(buf.cast(), cap, len)?);
-            s.settle()?;
-            copy_out(s.reader.recv().map_err(Error::from), buf, cap, len)
+            recv_copy(s, Wait::Block, buf, cap, len)
         })
     }
 }
@@ -613,19 +816,18 @@ pub unsafe extern "C" fn mmring_reader_recv_copy_timeout(
     unsafe {
         with(r, |s| {
             let (buf, len) = (buf.cast::<u8>(), copy_args(buf.cast(), cap, len)?);
-            s.settle()?;
-            let m = s.reader.recv_timeout(timeout(timeout_ns));
-            copy_out(m.map_err(Error::from), buf, cap, len)
+            recv_copy(s, Wait::For(timeout(timeout_ns)), buf, cap, len)
         })
     }
 }
 
 /// Discards the next message without reading it, without blocking; `*len` (if `len` is not
 /// null) = its length. The message of an open view is consumed first (it is not the one
-/// skipped).
+/// skipped). On an untethered reader, a message kept after `MMRING_BUFFER_TOO_SMALL` is the
+/// one skipped.
 ///
 /// # Errors
-/// As `mmring_reader_try_recv`.
+/// As `mmring_reader_try_recv` except `MMRING_UNSUPPORTED`.
 ///
 /// # Safety
 /// `r` is null or a live handle; `len` is null or writable.
@@ -636,7 +838,20 @@ pub unsafe extern "C" fn mmring_reader_try_skip(r: *mut ReaderHandle, len: *mut 
     unsafe {
         with(r, |s| {
             s.settle()?;
-            let n = s.reader.try_skip()?;
+            let n = match &mut s.reading {
+                Reading::Tethered(r) => r.try_skip()?,
+                Reading::Untethered(l) => match l.held {
+                    Some(Held::Message) => {
+                        l.held = None;
+                        l.buf.len()
+                    }
+                    Some(Held::Lap(lap)) => {
+                        l.held = None;
+                        return Err(Error::lapped(lap));
+                    }
+                    None => l.reader.try_read_in_place(|m| m.len())?,
+                },
+            };
             if let Some(len) = len.as_mut() {
                 *len = n;
             }
@@ -651,10 +866,14 @@ pub unsafe extern "C" fn mmring_reader_try_skip(r: *mut ReaderHandle, len: *mut 
 /// when an error ends the drain). `flags`: 0, or `MMRING_DRAIN_COPY` to hand `f` a copy (sound
 /// against any writer) instead of the message in place. `max == 0` hands nothing and succeeds.
 ///
+/// On an untethered reader only `MMRING_DRAIN_COPY` is supported; a loss found after some
+/// messages were handed ends the drain, and the next receive reports it (`MMRING_LAPPED`).
+///
 /// # Errors
-/// When no message was handed: `MMRING_EMPTY` or `MMRING_DISCONNECTED` as in
-/// `mmring_reader_try_recv`. `MMRING_CORRUPT` in any case. `MMRING_INVALID_ARGUMENT` (null `f`
-/// or `count`, unknown flags), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+/// When no message was handed: `MMRING_EMPTY`, `MMRING_DISCONNECTED` or `MMRING_LAPPED` as in
+/// `mmring_reader_try_recv`. `MMRING_CORRUPT` in any case. `MMRING_UNSUPPORTED` (an untethered
+/// reader without `MMRING_DRAIN_COPY`), `MMRING_INVALID_ARGUMENT` (null `f` or `count`, unknown
+/// flags), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
 ///
 /// # Safety
 /// `r` is null or a live handle; `f` is null or a function with the `mmring_drain_fn`
@@ -681,8 +900,12 @@ pub unsafe extern "C" fn mmring_reader_drain(
                     flags & !MMRING_DRAIN_COPY
                 )));
             }
+            let copy = flags & MMRING_DRAIN_COPY != 0;
+            if !copy {
+                s.tethered("mmring_reader_drain without MMRING_DRAIN_COPY")?;
+            }
             s.settle()?;
-            drain(s, max, flags & MMRING_DRAIN_COPY != 0, f, user, count)
+            drain(s, max, copy, f, user, count)
         })
     }
 }
@@ -702,8 +925,14 @@ unsafe fn drain(
     if max == 0 {
         return Ok(());
     }
-    let buf = &mut s.copy;
-    let mut batch = s.reader.batch();
+    let (buf, r) = match &mut s.reading {
+        Reading::Tethered(r) => (&mut s.copy, r),
+        Reading::Untethered(l) => {
+            // SAFETY: forwarded contract.
+            return unsafe { drain_lossy(l, max, f, user, count) };
+        }
+    };
+    let mut batch = r.batch();
     while *count < max {
         let (data, len) = if copy {
             if !batch.next_into(buf)? {
@@ -733,10 +962,44 @@ unsafe fn drain(
     Ok(())
 }
 
+/// The loop of `mmring_reader_drain` on an untethered reader (copies only).
+///
+/// # Safety
+/// `f` has the `mmring_drain_fn` contract for `user`.
+unsafe fn drain_lossy(
+    l: &mut Lossy,
+    max: usize,
+    f: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> i32,
+    user: *mut c_void,
+    count: &mut usize,
+) -> Result<(), Error> {
+    while *count < max {
+        if let Err(e) = l.next(Wait::Try) {
+            if *count == 0 || e.status == Status::Corrupt {
+                return Err(e);
+            }
+            // Messages were handed: this call succeeds, the next receive reports the loss.
+            if let Some(lap) = e.lap {
+                l.held = Some(Held::Lap(lap));
+            }
+            break;
+        }
+        l.held = None; // handed to `f`: consumed whatever it returns
+        *count += 1;
+        // SAFETY: `f` has the documented contract (ours); `l.buf` is not touched until it
+        // returns (a call it makes on this reader is refused as busy).
+        if unsafe { f(user, l.buf.as_ptr(), l.buf.len()) } != 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Gives every consumed message's space back to the writer now (and wakes it if it waits for
 /// room); the message of an open view is consumed first. Receiving does this by itself when
 /// the ring is empty, after a drain and every eighth of the ring; call it when you stop
-/// receiving for a while.
+/// receiving for a while. On an untethered reader, which never holds the writer back, it does
+/// nothing and succeeds.
 ///
 /// # Errors
 /// `MMRING_CORRUPT`, `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
@@ -749,7 +1012,166 @@ pub unsafe extern "C" fn mmring_reader_release(r: *mut ReaderHandle) -> StatusC 
     unsafe {
         with(r, |s| {
             s.settle()?;
-            s.reader.release();
+            if let Reading::Tethered(r) = &mut s.reading {
+                r.release();
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `*out` = whether this is an untethered reader (`mmring_options.reader_kind` was
+/// `MMRING_READER_UNTETHERED` when it was opened).
+///
+/// # Errors
+/// `MMRING_INVALID_HANDLE`, `MMRING_INVALID_ARGUMENT` (null `out`), `MMRING_BUSY`.
+///
+/// # Safety
+/// `r` is null or a live handle; `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_reader_is_untethered(
+    r: *const ReaderHandle,
+    out: *mut bool,
+) -> StatusC {
+    // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s.
+    unsafe {
+        with(r, |s| {
+            *boundary::out(out, "bool output")? = matches!(s.reading, Reading::Untethered(_));
+            Ok(())
+        })
+    }
+}
+
+/// What the last `MMRING_LAPPED` this reader returned reported: `*missed_bytes` = the bytes of
+/// records it skipped (framing included, so more than the payloads), `*missed_messages` (if
+/// `missed_messages` is not null) = how many messages, or `MMRING_UNKNOWN` when the library
+/// could not tell (the writer had overwritten them: today always). Both 0 if this reader has
+/// never been lapped.
+///
+/// # Errors
+/// `MMRING_INVALID_HANDLE`, `MMRING_INVALID_ARGUMENT` (null `missed_bytes`), `MMRING_BUSY`.
+///
+/// # Safety
+/// `r` is null or a live handle; `missed_bytes` is null or writable; `missed_messages` is null
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_reader_last_lap(
+    r: *const ReaderHandle,
+    missed_bytes: *mut u64,
+    missed_messages: *mut u64,
+) -> StatusC {
+    // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s;
+    // `missed_messages` is null or writable.
+    unsafe {
+        with(r, |s| {
+            let bytes = out(missed_bytes, "missed bytes output")?;
+            let (b, m) = match s.last_lap {
+                None => (0, 0),
+                Some(lap) => (
+                    lap.bytes,
+                    lap.messages.unwrap_or(crate::info::MMRING_UNKNOWN),
+                ),
+            };
+            *bytes = b;
+            if let Some(messages) = missed_messages.as_mut() {
+                *messages = m;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `*fd` = the reader's readiness handle, a file descriptor for `poll(2)`, `epoll` or an event
+/// loop (made on the first call; later calls return the same one). It becomes readable, once
+/// armed by `mmring_reader_prepare_wait`, when the writer committed a message, when the writer's
+/// process exits, and at least once a second (a backstop check of the writer). Wait for
+/// `POLLIN` only; never read from it, write to it or close it: it belongs to the handle and
+/// stays valid until `mmring_reader_close`. It is meaningful only for this handle. See
+/// docs/C-API.md, "Waiting in an event loop", for the protocol. On failure `*fd` is -1.
+///
+/// # Errors
+/// `MMRING_IO` (making the doorbell next to the ring, the epoll instance or the timer failed:
+/// `mmring_last_os_error()` has the errno), `MMRING_INVALID_ARGUMENT` (null `fd`),
+/// `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+///
+/// # Safety
+/// `r` is null or a live handle; `fd` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_reader_readiness_fd(
+    r: *mut ReaderHandle,
+    fd: *mut c_int,
+) -> StatusC {
+    // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s.
+    unsafe {
+        with(r, |s| {
+            let fd = out(fd, "fd output")?;
+            *fd = -1;
+            if s.readiness.is_none() {
+                let made = match &mut s.reading {
+                    Reading::Tethered(r) => r.readiness(),
+                    Reading::Untethered(l) => l.reader.readiness(),
+                };
+                s.readiness = Some(made.map_err(|e| Error::io("readiness handle", &e))?);
+            }
+            *fd = s.readiness.as_ref().map_or(-1, |h| h.as_raw_fd());
+            Ok(())
+        })
+    }
+}
+
+/// Arms the readiness handle before waiting on it: `*ready` = true if there is something to
+/// do now (a message, a loss to report, an error such as a writer that has gone: call a
+/// receive instead of waiting; the handle is not armed), false if armed (wait until the fd is
+/// readable, then call `mmring_reader_finish_wait` and receive). The message of an open view is
+/// consumed first, as a receive would. The writer makes the system call that wakes this
+/// reader only while it is armed. On failure `*ready` is false.
+///
+/// # Errors
+/// `MMRING_IO`, `MMRING_CORRUPT`, `MMRING_INVALID_ARGUMENT` (null `ready`),
+/// `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+///
+/// # Safety
+/// `r` is null or a live handle; `ready` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_reader_prepare_wait(
+    r: *mut ReaderHandle,
+    ready: *mut bool,
+) -> StatusC {
+    // SAFETY: the pointers meet this function's contract, which is `with`'s and `out`'s.
+    unsafe {
+        with(r, |s| {
+            let ready = out(ready, "ready output")?;
+            *ready = false;
+            s.settle()?;
+            let now = match &mut s.reading {
+                Reading::Tethered(r) => r.prepare_wait(),
+                Reading::Untethered(l) if l.held.is_some() => Ok(true),
+                Reading::Untethered(l) => l.reader.prepare_wait(),
+            };
+            *ready = now.map_err(|e| Error::io("arming the readiness handle", &e))?;
+            Ok(())
+        })
+    }
+}
+
+/// Disarms the readiness handle after it became readable (or to stop waiting) and empties it;
+/// then receive (which may still find nothing: wake-ups can be spurious). Harmless when it is
+/// not armed.
+///
+/// # Errors
+/// `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+///
+/// # Safety
+/// `r` is null or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_reader_finish_wait(r: *mut ReaderHandle) -> StatusC {
+    // SAFETY: the pointer meets this function's contract, which is `with`'s.
+    unsafe {
+        with(r, |s| {
+            match &mut s.reading {
+                Reading::Tethered(r) => r.finish_wait(),
+                Reading::Untethered(l) => l.reader.finish_wait(),
+            }
             Ok(())
         })
     }

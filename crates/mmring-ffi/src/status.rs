@@ -11,7 +11,8 @@ use std::ffi::{c_char, CStr, CString};
 ///
 /// - 0: success.
 /// - 1 to 9: the operation could not happen now, nothing is wrong (`MMRING_EMPTY`,
-///   `MMRING_FULL`, `MMRING_TIMEOUT`) or the peer has gone (`MMRING_DISCONNECTED`).
+///   `MMRING_FULL`, `MMRING_TIMEOUT`), the peer has gone (`MMRING_DISCONNECTED`), or messages
+///   were lost and the reader goes on (`MMRING_LAPPED`).
 /// - 10 to 19: the caller's arguments or the handle's state are wrong.
 /// - 20 to 39: creating or opening a ring failed.
 /// - 40 and up: the ring is corrupt, the operating system failed, or the library itself did.
@@ -29,6 +30,11 @@ pub const MMRING_TIMEOUT: StatusC = 3;
 /// writer committed has been received), or a blocked writer found the ring full and its
 /// reader gone.
 pub const MMRING_DISCONNECTED: StatusC = 4;
+/// A receive delivered nothing because the writer overwrote messages this reader had not read
+/// yet: an untethered reader it lapped, or a reader that resumed a slot whose position had
+/// been overwritten. Reported once per loss; the next receive goes on with the oldest message
+/// still intact. `mmring_reader_last_lap` tells how much was missed.
+pub const MMRING_LAPPED: StatusC = 5;
 /// An argument is invalid: a null pointer where one is required, an options struct of an
 /// unknown size or with unknown values, a capacity that is not a power of two from 64 bytes
 /// to 4 GiB, a mode with bits beyond 0777, a commit longer than the grant...
@@ -47,6 +53,11 @@ pub const MMRING_TOO_LARGE: StatusC = 14;
 /// A copying receive's buffer is smaller than the message; the message stays in the ring
 /// and `*len` is set to its length.
 pub const MMRING_BUFFER_TOO_SMALL: StatusC = 15;
+/// The handle cannot do this: a zero-copy view function (`mmring_reader_try_recv`, `_recv`,
+/// `_recv_timeout`, `_release_view`, `_keep_view`, `mmring_reader_drain` without
+/// `MMRING_DRAIN_COPY`) or `mmring_reader_pending` on an untethered reader, whose messages may
+/// be overwritten while they are read. Nothing was done; use the copying receives.
+pub const MMRING_UNSUPPORTED: StatusC = 16;
 /// Nothing is at the path (and the options do not create).
 pub const MMRING_NOT_FOUND: StatusC = 20;
 /// The options say create, and something is already at the path.
@@ -66,6 +77,10 @@ pub const MMRING_NOT_INITIALISED: StatusC = 26;
 pub const MMRING_SIDE_TAKEN: StatusC = 27;
 /// No space on the file system (or in /dev/shm) for the ring.
 pub const MMRING_NO_SPACE: StatusC = 28;
+/// Every reader slot of a ring with several is held by a live reader (a ring with one slot
+/// reports `MMRING_SIDE_TAKEN`). `mmring_last_error()` names the holders' pids;
+/// `mmring_inspect` gives each slot's pid and liveness.
+pub const MMRING_READERS_FULL: StatusC = 29;
 /// The shared mapping holds something a correct peer never writes (a bad header at open,
 /// a bad record or cursor later, a truncated file). The handle is poisoned: every later
 /// call on it returns this again; close it.
@@ -93,6 +108,8 @@ pub enum Status {
     Timeout = MMRING_TIMEOUT,
     /// `MMRING_DISCONNECTED`.
     Disconnected = MMRING_DISCONNECTED,
+    /// `MMRING_LAPPED`.
+    Lapped = MMRING_LAPPED,
     /// `MMRING_INVALID_ARGUMENT`.
     InvalidArgument = MMRING_INVALID_ARGUMENT,
     /// `MMRING_INVALID_HANDLE`.
@@ -105,6 +122,8 @@ pub enum Status {
     TooLarge = MMRING_TOO_LARGE,
     /// `MMRING_BUFFER_TOO_SMALL`.
     BufferTooSmall = MMRING_BUFFER_TOO_SMALL,
+    /// `MMRING_UNSUPPORTED`.
+    Unsupported = MMRING_UNSUPPORTED,
     /// `MMRING_NOT_FOUND`.
     NotFound = MMRING_NOT_FOUND,
     /// `MMRING_ALREADY_EXISTS`.
@@ -123,6 +142,8 @@ pub enum Status {
     SideTaken = MMRING_SIDE_TAKEN,
     /// `MMRING_NO_SPACE`.
     NoSpace = MMRING_NO_SPACE,
+    /// `MMRING_READERS_FULL`.
+    ReadersFull = MMRING_READERS_FULL,
     /// `MMRING_CORRUPT`.
     Corrupt = MMRING_CORRUPT,
     /// `MMRING_IO`.
@@ -135,18 +156,20 @@ pub enum Status {
 
 impl Status {
     /// Every status, for `mmring_status_name` and the tests.
-    pub const ALL: [Status; 24] = [
+    pub const ALL: [Status; 27] = [
         Status::Ok,
         Status::Empty,
         Status::Full,
         Status::Timeout,
         Status::Disconnected,
+        Status::Lapped,
         Status::InvalidArgument,
         Status::InvalidHandle,
         Status::Busy,
         Status::WrongState,
         Status::TooLarge,
         Status::BufferTooSmall,
+        Status::Unsupported,
         Status::NotFound,
         Status::AlreadyExists,
         Status::PermissionDenied,
@@ -156,6 +179,7 @@ impl Status {
         Status::NotInitialised,
         Status::SideTaken,
         Status::NoSpace,
+        Status::ReadersFull,
         Status::Corrupt,
         Status::Io,
         Status::Panic,
@@ -170,12 +194,14 @@ impl Status {
             Status::Full => c"MMRING_FULL",
             Status::Timeout => c"MMRING_TIMEOUT",
             Status::Disconnected => c"MMRING_DISCONNECTED",
+            Status::Lapped => c"MMRING_LAPPED",
             Status::InvalidArgument => c"MMRING_INVALID_ARGUMENT",
             Status::InvalidHandle => c"MMRING_INVALID_HANDLE",
             Status::Busy => c"MMRING_BUSY",
             Status::WrongState => c"MMRING_WRONG_STATE",
             Status::TooLarge => c"MMRING_TOO_LARGE",
             Status::BufferTooSmall => c"MMRING_BUFFER_TOO_SMALL",
+            Status::Unsupported => c"MMRING_UNSUPPORTED",
             Status::NotFound => c"MMRING_NOT_FOUND",
             Status::AlreadyExists => c"MMRING_ALREADY_EXISTS",
             Status::PermissionDenied => c"MMRING_PERMISSION_DENIED",
@@ -185,6 +211,7 @@ impl Status {
             Status::NotInitialised => c"MMRING_NOT_INITIALISED",
             Status::SideTaken => c"MMRING_SIDE_TAKEN",
             Status::NoSpace => c"MMRING_NO_SPACE",
+            Status::ReadersFull => c"MMRING_READERS_FULL",
             Status::Corrupt => c"MMRING_CORRUPT",
             Status::Io => c"MMRING_IO",
             Status::Panic => c"MMRING_PANIC",
@@ -201,12 +228,22 @@ pub(crate) enum Msg {
     Owned(CString),
 }
 
-/// A failure on its way to the caller: its status, its message, its errno (0 if none).
+/// What a reader missed when it was lapped: bytes of records (framing included), and
+/// messages where known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lap {
+    pub(crate) bytes: u64,
+    pub(crate) messages: Option<u64>,
+}
+
+/// A failure on its way to the caller: its status, its message, its errno (0 if none), and
+/// for `MMRING_LAPPED` what was missed (the reader handle remembers it).
 #[derive(Debug)]
 pub(crate) struct Error {
     pub(crate) status: Status,
     msg: Msg,
     os: i32,
+    pub(crate) lap: Option<Lap>,
 }
 
 impl Error {
@@ -216,6 +253,7 @@ impl Error {
             status,
             msg: Msg::Static(msg),
             os: 0,
+            lap: None,
         }
     }
 
@@ -226,12 +264,33 @@ impl Error {
             status,
             msg: Msg::Owned(CString::new(text).unwrap_or_default()),
             os: 0,
+            lap: None,
         }
     }
 
     /// The same failure with an errno.
     pub(crate) fn with_os(self, os: i32) -> Error {
         Error { os, ..self }
+    }
+
+    /// A lap: `MMRING_LAPPED`, with what was missed.
+    pub(crate) fn lapped(lap: Lap) -> Error {
+        let msg = match lap.messages {
+            Some(m) => format!(
+                "lapped by the writer: missed {} bytes ({m} messages)",
+                lap.bytes
+            ),
+            None => format!("lapped by the writer: missed {} bytes", lap.bytes),
+        };
+        Error {
+            lap: Some(lap),
+            ..Error::new(Status::Lapped, msg)
+        }
+    }
+
+    /// An operating-system error of the readiness handle (`what` failed).
+    pub(crate) fn io(what: &str, e: &std::io::Error) -> Error {
+        Error::new(Status::Io, format_args!("{what}: {e}")).with_os(e.raw_os_error().unwrap_or(0))
     }
 
     /// An invalid argument, named.
@@ -310,6 +369,13 @@ impl From<TryRecvError> for Error {
         match e {
             TryRecvError::Empty => Error::fixed(Status::Empty, c"ring is empty"),
             TryRecvError::Disconnected => Error::fixed(Status::Disconnected, WRITER_GONE),
+            TryRecvError::Lapped {
+                missed_bytes,
+                missed_messages,
+            } => Error::lapped(Lap {
+                bytes: missed_bytes,
+                messages: missed_messages,
+            }),
             TryRecvError::Corrupt(c) => c.into(),
             _ => Error::new(Status::Error, e),
         }
@@ -321,6 +387,13 @@ impl From<RecvError> for Error {
         match e {
             RecvError::Timeout => Error::fixed(Status::Timeout, c"timed out waiting for a message"),
             RecvError::Disconnected => Error::fixed(Status::Disconnected, WRITER_GONE),
+            RecvError::Lapped {
+                missed_bytes,
+                missed_messages,
+            } => Error::lapped(Lap {
+                bytes: missed_bytes,
+                messages: missed_messages,
+            }),
             RecvError::Corrupt(c) => c.into(),
             _ => Error::new(Status::Error, e),
         }
@@ -352,6 +425,7 @@ impl From<OpenError> for Error {
             OpenError::NotInitialised { .. } => Status::NotInitialised,
             OpenError::NoSpace { .. } => Status::NoSpace,
             OpenError::SideTaken { .. } => Status::SideTaken,
+            OpenError::ReadersFull { .. } => Status::ReadersFull,
             OpenError::Io { .. } => Status::Io,
             _ => Status::Error,
         };

@@ -11,8 +11,9 @@
 use crate::boundary::{self, bytes, out, timeout, Kind, Shell};
 use crate::options::{self, from_c, OptionsC, WaitStrategyC};
 use crate::status::{Error, Status, StatusC};
-use api::{BatchGrant, Grant, RingOptions, WriteBatch, Writer};
-use std::ffi::{c_char, c_void};
+use api::{BatchGrant, Grant, Readiness, RingOptions, WriteBatch, Writer};
+use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
 /// A writer handle (opaque). Created by `mmring_writer_open` and friends, freed by
@@ -112,6 +113,9 @@ pub(crate) struct WriterState {
     capacity: usize,
     max_len: usize,
     last_token: u64,
+    /// The readiness handle, made by the first `mmring_writer_readiness_fd` (a descriptor of
+    /// its own: it does not borrow the writer).
+    readiness: Option<Readiness>,
 }
 
 impl Kind for WriterState {
@@ -149,6 +153,7 @@ impl WriterState {
             writer: NonNull::from(Box::leak(Box::new(w))),
             open: Open::Idle,
             last_token: 0,
+            readiness: None,
         }
     }
 
@@ -313,8 +318,9 @@ unsafe fn open(
 }
 
 /// Attaches as the writer of the ring at `path`, as `opts` says (null: the defaults, which open
-/// an existing ring; see `mmring_options`). On success `*out` is the new handle; on failure it
-/// is set to NULL.
+/// an existing ring; see `mmring_options`: `reader_kind` and `start` are for readers and
+/// ignored here, though checked). On success `*out` is the new handle; on failure it is set to
+/// NULL.
 ///
 /// # Errors
 /// `MMRING_INVALID_ARGUMENT` (null `path` or `out`, bad options), `MMRING_NOT_FOUND`,
@@ -333,7 +339,7 @@ pub unsafe extern "C" fn mmring_writer_open(
 ) -> StatusC {
     // SAFETY: the pointers meet this function's `# Safety` contract, which is what `with`,
     // `open` and the argument helpers (`out`, `bytes`, `path`) require.
-    unsafe { open(path, out, || from_c(opts)) }
+    unsafe { open(path, out, || Ok(from_c(opts)?.ring)) }
 }
 
 /// Creates a ring of `capacity` data bytes (a power of two from 64 bytes to 4 GiB) at `path`,
@@ -834,6 +840,91 @@ pub unsafe extern "C" fn mmring_writer_batch_end(w: *mut WriterHandle) -> Status
         with(w, |s| {
             batch(s)?.batch()?;
             s.open = Open::Idle; // drops the batch, which publishes
+            Ok(())
+        })
+    }
+}
+
+/// `*fd` = the writer's readiness handle, a file descriptor for `poll(2)`, `epoll` or an event
+/// loop waiting for room (made on the first call; later calls return the same one). It becomes
+/// readable, once armed by `mmring_writer_prepare_wait`, when a reader released space, when a
+/// reader's process exits, and at least once a second (a backstop check of the readers). Wait
+/// for `POLLIN` only; never read from it, write to it or close it: it belongs to the handle and
+/// stays valid until `mmring_writer_close`. On failure `*fd` is -1.
+///
+/// # Errors
+/// `MMRING_IO` (`mmring_last_os_error()` has the errno), `MMRING_WRONG_STATE` (a grant or batch
+/// is open), `MMRING_INVALID_ARGUMENT` (null `fd`), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+///
+/// # Safety
+/// `w` is null or a live handle; `fd` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_writer_readiness_fd(
+    w: *mut WriterHandle,
+    fd: *mut c_int,
+) -> StatusC {
+    // SAFETY: the pointers meet this function's `# Safety` contract, which is what `with` and
+    // `out` require.
+    unsafe {
+        with(w, |s| {
+            let fd = out(fd, "fd output")?;
+            *fd = -1;
+            if s.readiness.is_none() {
+                let made = s.writer()?.readiness();
+                s.readiness = Some(made.map_err(|e| Error::io("readiness handle", &e))?);
+            }
+            *fd = s.readiness.as_ref().map_or(-1, |h| h.as_raw_fd());
+            Ok(())
+        })
+    }
+}
+
+/// Arms the readiness handle before waiting for room for a `len`-byte message: `*ready` = true
+/// if it fits now, or if sending would fail at once (too large, corrupt, no reader left): call
+/// `mmring_writer_try_send` instead of waiting (the handle is not armed); false if armed (wait
+/// until the fd is readable, then call `mmring_writer_finish_wait` and try again). On failure
+/// `*ready` is false.
+///
+/// # Errors
+/// `MMRING_IO`, `MMRING_WRONG_STATE` (a grant or batch is open), `MMRING_INVALID_ARGUMENT`
+/// (null `ready`), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+///
+/// # Safety
+/// `w` is null or a live handle; `ready` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_writer_prepare_wait(
+    w: *mut WriterHandle,
+    len: usize,
+    ready: *mut bool,
+) -> StatusC {
+    // SAFETY: the pointers meet this function's `# Safety` contract, which is what `with` and
+    // `out` require.
+    unsafe {
+        with(w, |s| {
+            let ready = out(ready, "ready output")?;
+            *ready = false;
+            let now = s.writer()?.prepare_wait(len);
+            *ready = now.map_err(|e| Error::io("arming the readiness handle", &e))?;
+            Ok(())
+        })
+    }
+}
+
+/// Disarms the readiness handle after it became readable (or to stop waiting) and empties it;
+/// then try the send again (there may still be no room: wake-ups can be spurious). Harmless
+/// when it is not armed.
+///
+/// # Errors
+/// `MMRING_WRONG_STATE` (a grant or batch is open), `MMRING_INVALID_HANDLE`, `MMRING_BUSY`.
+///
+/// # Safety
+/// `w` is null or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn mmring_writer_finish_wait(w: *mut WriterHandle) -> StatusC {
+    // SAFETY: `w` is null or a live handle (contract), which is what `with` requires.
+    unsafe {
+        with(w, |s| {
+            s.writer()?.finish_wait();
             Ok(())
         })
     }

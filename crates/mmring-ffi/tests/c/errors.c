@@ -86,6 +86,11 @@ static void test_statics(void) {
     CHECK(strcmp(mmring_status_name(MMRING_OK), "MMRING_OK") == 0);
     CHECK(strcmp(mmring_status_name(MMRING_BUFFER_TOO_SMALL), "MMRING_BUFFER_TOO_SMALL") == 0);
     CHECK(strcmp(mmring_status_name(MMRING_CORRUPT), "MMRING_CORRUPT") == 0);
+    CHECK(strcmp(mmring_status_name(MMRING_LAPPED), "MMRING_LAPPED") == 0);
+    CHECK(strcmp(mmring_status_name(MMRING_UNSUPPORTED), "MMRING_UNSUPPORTED") == 0);
+    CHECK(strcmp(mmring_status_name(MMRING_READERS_FULL), "MMRING_READERS_FULL") == 0);
+    /* The values are stable, in their documented groups. */
+    CHECK(MMRING_LAPPED == 5 && MMRING_UNSUPPORTED == 16 && MMRING_READERS_FULL == 29);
     CHECK(strcmp(mmring_status_name(-1), "MMRING_UNKNOWN_STATUS") == 0);
     CHECK(strcmp(mmring_status_name(9999), "MMRING_UNKNOWN_STATUS") == 0);
 }
@@ -98,6 +103,9 @@ static void test_null_handles(void) {
     mmring_grant g;
     mmring_view v;
     mmring_writer_status ws;
+    int fd = 7;
+    bool ready = true;
+    uint64_t lap_bytes = 7, lap_messages = 7;
     EXPECT(MMRING_INVALID_HANDLE, mmring_writer_try_send(NULL, "x", 1));
     EXPECT(MMRING_INVALID_HANDLE, mmring_writer_send(NULL, "x", 1));
     EXPECT(MMRING_INVALID_HANDLE, mmring_writer_send_timeout(NULL, "x", 1, 0));
@@ -134,6 +142,16 @@ static void test_null_handles(void) {
     EXPECT(MMRING_INVALID_HANDLE, mmring_reader_writer_status(NULL, &ws, NULL));
     EXPECT(MMRING_INVALID_HANDLE, mmring_reader_drain(NULL, 1, 0, NULL, NULL, &n));
     CHECK(n == 7);
+    /* The fan-out and readiness functions. */
+    EXPECT(MMRING_INVALID_HANDLE, mmring_reader_is_untethered(NULL, &alive));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_reader_last_lap(NULL, &lap_bytes, &lap_messages));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_reader_readiness_fd(NULL, &fd));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_reader_prepare_wait(NULL, &ready));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_reader_finish_wait(NULL));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_writer_readiness_fd(NULL, &fd));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_writer_prepare_wait(NULL, 8, &ready));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_writer_finish_wait(NULL));
+    CHECK(fd == 7 && ready && lap_bytes == 7 && lap_messages == 7);
     /* Closing: a null pointer to the handle is an argument error, a null handle is fine. */
     mmring_writer *w = NULL;
     mmring_reader *r = NULL;
@@ -159,7 +177,12 @@ static void test_open_arguments(void) {
     EXPECT(MMRING_NOT_FOUND, mmring_writer_open(path_of("missing"), NULL, &w));
     EXPECT(MMRING_NOT_FOUND, mmring_reader_open(path_of("missing"), NULL, &r));
     CHECK(strstr(mmring_last_error(), "missing") != NULL);
-    EXPECT(MMRING_INVALID_ARGUMENT, mmring_options_init(NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, (mmring_options_init)(NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_options_init_sized(NULL, sizeof(mmring_options)));
+    mmring_options o;
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_options_init_sized(&o, 47));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_options_init_sized(&o, 0));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_options_init_sized(&o, (size_t)1 << 20));
 }
 
 static void test_options(void) {
@@ -168,6 +191,7 @@ static void test_options(void) {
     EXPECT(MMRING_OK, mmring_options_init(&o));
     CHECK(o.struct_size == sizeof o && o.mode == 0600 && o.readers == 1);
     CHECK(o.create == MMRING_OPEN_EXISTING && o.wait_strategy == MMRING_WAIT_PARK);
+    CHECK(o.reader_kind == MMRING_READER_TETHERED && o.start == MMRING_START_DEFAULT);
     o.create = MMRING_CREATE;
     o.capacity = 4096;
     mmring_options bad = o;
@@ -199,6 +223,18 @@ static void test_options(void) {
     EXPECT(MMRING_INVALID_ARGUMENT, mmring_writer_open(path_of("o"), &bad, &w));
     bad.readers = MMRING_MAX_READERS + 1;
     EXPECT(MMRING_INVALID_ARGUMENT, mmring_writer_open(path_of("o"), &bad, &w));
+    /* Unknown reader kinds and start positions are refused, by writers too. */
+    mmring_reader *r0 = NULL;
+    bad = o;
+    bad.reader_kind = 3;
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_writer_open(path_of("o"), &bad, &w));
+    CHECK(strstr(mmring_last_error(), "reader_kind") != NULL);
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_open(path_of("o"), &bad, &r0));
+    bad = o;
+    bad.start = 4;
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_writer_open(path_of("o"), &bad, &w));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_open(path_of("o"), &bad, &r0));
+    CHECK(strstr(mmring_last_error(), "start") != NULL && r0 == NULL);
     CHECK(w == NULL);
     CHECK(access(path_of("o"), F_OK) != 0); /* nothing was created by the failures */
 
@@ -258,6 +294,23 @@ static void test_closed_and_wrong_kind(void) {
     EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_try_recv(r, NULL));
     EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_pending(r, NULL));
     EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_try_recv_copy(r, NULL, 0, NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_is_untethered(r, NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_last_lap(r, NULL, NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_readiness_fd(r, NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_reader_prepare_wait(r, NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_writer_readiness_fd(w, NULL));
+    EXPECT(MMRING_INVALID_ARGUMENT, mmring_writer_prepare_wait(w, 8, NULL));
+    /* A reader is not a writer here either. */
+    int fd = -2;
+    EXPECT(MMRING_INVALID_HANDLE, mmring_writer_readiness_fd((mmring_writer *)r, &fd));
+    EXPECT(MMRING_INVALID_HANDLE, mmring_reader_readiness_fd((mmring_reader *)w, &fd));
+    CHECK(fd == -2);
+    uint64_t lap_bytes = 9, lap_messages = 9;
+    EXPECT(MMRING_OK, mmring_reader_last_lap(r, &lap_bytes, &lap_messages));
+    CHECK(lap_bytes == 0 && lap_messages == 0); /* never lapped */
+    bool untethered = true;
+    EXPECT(MMRING_OK, mmring_reader_is_untethered(r, &untethered));
+    CHECK(!untethered);
     /* Two live writers on one ring: the second is refused. */
     mmring_writer *w2 = NULL;
     EXPECT(MMRING_SIDE_TAKEN, mmring_writer_open(path_of("k"), NULL, &w2));
@@ -355,6 +408,12 @@ static void test_grant_state(void) {
     EXPECT(MMRING_WRONG_STATE, mmring_writer_in_flight(w, &n));
     EXPECT(MMRING_WRONG_STATE, mmring_writer_batch_begin(w));
     EXPECT(MMRING_WRONG_STATE, mmring_writer_flush(w));
+    int fd = -2;
+    bool ready = true;
+    EXPECT(MMRING_WRONG_STATE, mmring_writer_readiness_fd(w, &fd));
+    EXPECT(MMRING_WRONG_STATE, mmring_writer_prepare_wait(w, 8, &ready));
+    EXPECT(MMRING_WRONG_STATE, mmring_writer_finish_wait(w));
+    CHECK(fd == -1 && !ready); /* outputs reset even when refused */
     EXPECT(MMRING_OK, mmring_writer_capacity(w, &n)); /* fixed facts are fine */
     /* A forged grant is not the open one. */
     mmring_grant forged = g;
@@ -574,7 +633,10 @@ static atomic_int busy_status = -1;
 static void *blocked_recv(void *arg) {
     (void)arg;
     mmring_view v;
-    atomic_store(&busy_status, mmring_reader_recv(busy_reader, &v));
+    mmring_status st;
+    /* The main thread's probe may hold the handle at the moment we call: try again then. */
+    while ((st = mmring_reader_recv(busy_reader, &v)) == MMRING_BUSY) sched_yield();
+    atomic_store(&busy_status, st);
     return NULL;
 }
 

@@ -81,6 +81,42 @@ int main(int argc, char **argv) {
         CHECK(m && equals(*m, "last"));
         CHECK(!r.recv() && r.status() == MMRING_DISCONNECTED);
     }
+    {
+        // Fan-out: an untethered reader next to a tethered one, lapped; readiness handles.
+        mmring_options o;
+        mmring_options_init(&o);
+        o.create = MMRING_CREATE;
+        o.capacity = 1024;
+        o.readers = 2;
+        std::string fan = path + "-fanout";
+        auto w = mmring::writer::open(fan.c_str(), &o);
+        auto t = mmring::reader::open(fan.c_str());
+        auto u = mmring::reader::open_untethered(fan.c_str());
+        CHECK(u.is_untethered() && !t.is_untethered());
+        CHECK(!u.try_recv_copy() && u.status() == MMRING_EMPTY);
+        CHECK(!u.prepare_wait());
+        w.send(text("wake"));
+        u.finish_wait();
+        auto c = u.try_recv_copy();
+        CHECK(c && c->size() == 4);
+        CHECK(t.recv_copy());
+        std::vector<std::byte> m(100);
+        for (int i = 0; i < 40; i++) { // 40 x 112 bytes: round the ring four times
+            w.send(m);
+            CHECK(t.recv_copy());
+        }
+        CHECK(!u.recv_copy() && u.status() == MMRING_LAPPED && u.last_lap().first > 0);
+        c = u.recv_copy();
+        CHECK(c && c->size() == 100);
+        try {
+            u.recv();
+            CHECK(false);
+        } catch (const mmring::error &e) {
+            CHECK(e.status() == MMRING_UNSUPPORTED);
+        }
+        CHECK(w.readiness_fd() >= 0 && u.readiness_fd() >= 0 && w.prepare_wait(8));
+        w.finish_wait();
+    }
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
