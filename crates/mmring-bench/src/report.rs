@@ -44,6 +44,8 @@ pub struct Row {
 /// All rows of a run, plus the floor probes.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// Every record, for ratios paired by trial.
+    pub records: Vec<Record>,
     /// `mmring-1by1` streaming medians (size, msgs/s) of a baseline run (an earlier version),
     /// read from its `--json` output.
     pub baseline_1by1: Vec<(usize, f64)>,
@@ -170,6 +172,7 @@ pub fn summarise(records: &[Record]) -> Summary {
     let mut probes: Vec<f64> = records.iter().map(|r| r.probe_ns).collect();
     probes.dedup();
     Summary {
+        records: records.to_vec(),
         baseline_1by1: Vec::new(),
         rows,
         probes,
@@ -177,6 +180,31 @@ pub fn summarise(records: &[Record]) -> Summary {
 }
 
 impl Summary {
+    /// The median over trials of `metric(a) / metric(b)`, each trial's two figures measured
+    /// seconds apart: on a host whose CPU placement changes between trials (this one flips
+    /// between ~100 ns and ~450 ns cache-line round trips), a ratio within a trial is what
+    /// compares the transports. `None` unless both have figures in some trial.
+    fn paired(
+        &self,
+        a: &str,
+        b: &str,
+        kind: Kind,
+        size: usize,
+        metric: fn(&Outcome) -> Option<f64>,
+    ) -> Option<f64> {
+        let of = |t: &str, trial: usize| {
+            self.records
+                .iter()
+                .find(|r| r.transport == t && r.kind == kind && r.size == size && r.trial == trial)
+                .and_then(|r| metric(&r.outcome))
+        };
+        let trials = self.records.iter().map(|r| r.trial).max()?;
+        let v: Vec<f64> = (0..=trials)
+            .filter_map(|t| Some(of(a, t)? / of(b, t)?))
+            .collect();
+        (!v.is_empty()).then(|| median(v))
+    }
+
     fn row(&self, transport: &str, kind: Kind, size: usize) -> Option<&Row> {
         self.rows
             .iter()
@@ -353,7 +381,6 @@ pub fn table(s: &Summary, args: &str, place: Placement) -> String {
 
 /// One line per target: MET, MISSED, or NOT MEASURED.
 pub fn verdicts(s: &Summary) -> Vec<String> {
-    let lat = |t: &str, k: Kind| s.row(t, k, 8).and_then(|r| r.lat);
     let rate = |t: &str, size: usize| s.row(t, Kind::Stream, size).and_then(|r| r.rate);
     let mut v = Vec::new();
     let mut check = |what: String, value: Option<f64>, ok: &dyn Fn(f64) -> bool| {
@@ -366,48 +393,58 @@ pub fn verdicts(s: &Summary) -> Vec<String> {
             _ => format!("NOT MEASURED {what}"),
         });
     };
-    let (mm, fl) = (lat("mmring", Kind::Rtt), lat("floor", Kind::Rtt));
-    let both = mm.zip(fl);
+    let p50 = |o: &Outcome| match o {
+        Outcome::Latency(l) => Some(l.p50),
+        _ => None,
+    };
+    let p999 = |o: &Outcome| match o {
+        Outcome::Latency(l) => Some(l.p999),
+        _ => None,
+    };
+    let msgs = |o: &Outcome| match o {
+        Outcome::Throughput { msgs_per_s, .. } => Some(*msgs_per_s),
+        _ => None,
+    };
     check(
-        "round trip p50 ≤ 1.15× floor".into(),
-        both.map(|(m, f)| m.p50 / f.p50),
+        "round trip p50 ≤ 1.15× floor (paired by trial)".into(),
+        s.paired("mmring", "floor", Kind::Rtt, 8, p50),
         &|x| x <= 1.15,
     );
     check(
-        "round trip p50 ≤ shaq's p50 (mmring ÷ shaq)".into(),
-        mm.zip(lat("shaq", Kind::Rtt)).map(|(m, q)| m.p50 / q.p50),
+        "round trip p50 ≤ shaq's p50 (mmring ÷ shaq, paired by trial)".into(),
+        s.paired("mmring", "shaq", Kind::Rtt, 8, p50),
         &|x| x <= 1.0,
     );
     check(
-        "round trip p99.9 ≤ 2× floor".into(),
-        both.map(|(m, f)| m.p999 / f.p999),
+        "round trip p99.9 ≤ 2× floor (paired by trial)".into(),
+        s.paired("mmring", "floor", Kind::Rtt, 8, p999),
         &|x| x <= 2.0,
     );
-    let per = |peer: &str, size: usize| {
-        rate("mmring", size)
-            .zip(rate(peer, size))
-            .map(|(m, p)| m.0 / p.0)
-    };
     for size in [8, 64, 1024, 65536] {
         check(
-            format!("{} streaming (batches) ≥ 1.0× shaq", size_name(size)),
-            per("shaq", size),
+            format!(
+                "{} streaming (batches) ≥ 1.0× shaq (paired by trial)",
+                size_name(size)
+            ),
+            s.paired("mmring", "shaq", Kind::Stream, size, msgs),
             &|x| x >= 1.0,
         );
     }
     for size in [64, 1024] {
-        let now = rate("mmring-1by1", size);
         // The earlier build measured in this run if there is one, else a --baseline-json run.
-        let (before, whose) = match rate("mmring-prev-1by1", size) {
-            Some(r) => (Some(r.0), "mmring-prev-1by1 (same run)"),
+        let same_run = s.paired("mmring-1by1", "mmring-prev-1by1", Kind::Stream, size, msgs);
+        let (value, whose) = match same_run {
+            Some(x) => (Some(x), "mmring-prev-1by1 (same run, paired by trial)"),
             None => (
-                s.baseline_1by1.iter().find(|b| b.0 == size).map(|b| b.1),
+                rate("mmring-1by1", size)
+                    .zip(s.baseline_1by1.iter().find(|b| b.0 == size).map(|b| b.1))
+                    .map(|(n, b)| n.0 / b),
                 "the --baseline-json run's mmring-1by1",
             ),
         };
         check(
             format!("{} one-by-one streaming ≥ 2× {whose}", size_name(size)),
-            now.zip(before).map(|(n, b)| n.0 / b),
+            value,
             &|x| x >= 2.0,
         );
     }
@@ -426,9 +463,9 @@ pub fn verdicts(s: &Summary) -> Vec<String> {
         None => "NOT MEASURED idle parked reader ≤ 1 wake-up/s".into(),
     });
     for size in [8, 64, 1024, 65536] {
-        if let Some(x) = per("minimal-ring-batched", size) {
+        if let Some(x) = s.paired("mmring", "minimal-ring-batched", Kind::Stream, size, msgs) {
             v.push(format!(
-                "INFO   {} streaming (batches) ÷ minimal-ring-batched, for the record: {}",
+                "INFO   {} streaming (batches) ÷ minimal-ring-batched, paired by trial: {}",
                 size_name(size),
                 ratio(x, 1.0)
             ));
