@@ -1,7 +1,8 @@
 //! The readiness handle with real processes, waited on with `poll(2)` as an event loop would:
 //! a reader woken by a writer in an unrelated process (a file ring, its doorbell a FIFO) and in
 //! a forked child (an anonymous ring, its doorbell an eventfd), a writer woken by a reader
-//! that made room, and each of them woken by its peer's death (clean exit or `SIGKILL`).
+//! that made room, and each of them woken by its peer's death (clean exit or `SIGKILL`); and
+//! the doorbell files: removed by a clean detach, left by a crash and reused by the next holder.
 //!
 //! Every wait is deterministic: the side arms its handle (`prepare_wait` returns `false`), and
 //! only then tells the peer, through a pipe, to act; `poll` must then report the handle
@@ -30,6 +31,7 @@ fn role(name: &str) -> i32 {
         "stdin-writer" => stdin_writer(),
         "stdin-reader" => stdin_reader(),
         "fork-readiness" => fork_readiness(),
+        "bell-holder" => bell_holder(),
         other => {
             println!("unknown role {other}");
             2
@@ -75,6 +77,65 @@ fn stdin_reader() -> i32 {
     loop {
         std::thread::park();
     }
+}
+
+/// Attaches as the reader of `RING`, makes its readiness handle (and so its doorbell FIFO),
+/// says `ready`, then waits to be killed.
+fn bell_holder() -> i32 {
+    let mut r = Reader::open(env("RING")).expect("open reader");
+    let _ready = r.readiness().expect("readiness");
+    println!("ready");
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The doorbell FIFOs in `dir`.
+fn bells(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bell"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn doorbells_are_removed_on_a_clean_exit_and_a_crashed_sides_one_is_reused() {
+    let dir = tempdir();
+    let path = dir.path().join("bells.ring");
+    let mut w = Writer::create(&path, 4096).unwrap();
+    let mut holder = Proc::role("bell-holder", &[("RING", path.display().to_string())]);
+    holder.expect_line("ready", LONG);
+    assert_eq!(bells(dir.path()), ["bells.ring.r0.bell"]);
+    // Killed: its doorbell stays behind for the next holder of the slot.
+    holder.signal(libc::SIGKILL);
+    holder.wait(LONG);
+    assert_eq!(bells(dir.path()), ["bells.ring.r0.bell"]);
+    let mut r = Reader::open(&path).unwrap();
+    let ready = r.readiness().unwrap();
+    assert!(!r.prepare_wait().unwrap());
+    w.send(b"through the old FIFO").unwrap();
+    assert!(
+        readable(ready.as_fd()),
+        "the reused doorbell did not wake the reader"
+    );
+    r.finish_wait();
+    assert_eq!(r.try_recv_vec().unwrap(), b"through the old FIFO");
+    // A writer that waited for room made its own; clean detaches remove both.
+    let wr = w.readiness().unwrap();
+    while w.try_send(&[0; 100]).is_ok() {}
+    assert!(!w.prepare_wait(100).unwrap());
+    assert_eq!(
+        bells(dir.path()),
+        ["bells.ring.r0.bell", "bells.ring.w.bell"]
+    );
+    w.finish_wait();
+    drop((wr, ready));
+    drop(r);
+    drop(w);
+    assert_eq!(bells(dir.path()), Vec::<String>::new());
 }
 
 fn tempdir() -> tempfile::TempDir {
