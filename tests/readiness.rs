@@ -2,7 +2,9 @@
 //! a reader woken by a writer in an unrelated process (a file ring, its doorbell a FIFO) and in
 //! a forked child (an anonymous ring, its doorbell an eventfd), a writer woken by a reader
 //! that made room, and each of them woken by its peer's death (clean exit or `SIGKILL`); and
-//! the doorbell files: removed by a clean detach, left by a crash and reused by the next holder.
+//! the doorbell files: removed by a clean detach, left by a crash and reused by the next holder;
+//! and a forged writer pid in the header (a pidfd that never fires): the backstop lock probe
+//! still sees the writer die.
 //!
 //! Every wait is deterministic: the side arms its handle (`prepare_wait` returns `false`), and
 //! only then tells the peer, through a pipe, to act; `poll` must then report the handle
@@ -32,6 +34,7 @@ fn role(name: &str) -> i32 {
         "stdin-reader" => stdin_reader(),
         "fork-readiness" => fork_readiness(),
         "bell-holder" => bell_holder(),
+        "hold-writer" => hold_writer(),
         other => {
             println!("unknown role {other}");
             2
@@ -88,6 +91,47 @@ fn bell_holder() -> i32 {
     loop {
         std::thread::park();
     }
+}
+
+/// Attaches as the writer of `RING`, sends one message, says `ready`, waits to be killed.
+fn hold_writer() -> i32 {
+    let mut w = Writer::open(env("RING")).expect("open writer");
+    w.send(b"one").expect("send");
+    println!("ready");
+    loop {
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_forged_writer_pid_still_lets_a_parked_reader_see_its_writer_die() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempdir();
+    let path = dir.path().join("forged.ring");
+    let mut r = Reader::create(&path, 4096).unwrap();
+    let mut writer = Proc::role("hold-writer", &[("RING", path.display().to_string())]);
+    writer.expect_line("ready", LONG);
+    assert_eq!(r.recv_vec().unwrap(), b"one");
+    // The header's writer pid now names this (live) process: a pidfd of it never fires, so
+    // only the backstop probe of the writer's lock can see the writer die.
+    let pid_at = std::mem::offset_of!(mmring::layout::Header, writer_pid) as u64;
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(&std::process::id().to_le_bytes(), pid_at)
+        .unwrap();
+    let waiter = std::thread::spawn(move || {
+        let t = std::time::Instant::now();
+        (r.recv_timeout(LONG).map(|m| m.len()), t.elapsed())
+    });
+    let t = std::time::Instant::now();
+    while !mmring::inspect(&path).unwrap().readers[0].side.waiting {
+        assert!(t.elapsed() < LONG, "the reader never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    writer.signal(libc::SIGKILL);
+    writer.wait(LONG);
+    let (got, waited) = waiter.join().unwrap();
+    assert_eq!(got, Err(mmring::RecvError::Disconnected));
+    println!("with a forged pid, the writer's death was seen after {waited:?} (backstop: 1 s)");
 }
 
 /// The doorbell FIFOs in `dir`.
