@@ -62,30 +62,7 @@ fn role(name: &str) -> i32 {
 fn chaos_writer() -> i32 {
     let mut w = Writer::open(env("RING")).expect("attach writer");
     println!("attached");
-    let mut seq = env_u64("START");
-    loop {
-        if seq % 3 == 0 {
-            let mut batch = w.batch();
-            for _ in 0..1 + seq % 8 {
-                let Ok(mut g) = batch.try_reserve(size_for(seq, MIN, MAX)) else {
-                    break;
-                };
-                fill(seq, &mut g);
-                g.stage();
-                seq += 1;
-            }
-        }
-        let mut g = match w.reserve(size_for(seq, MIN, MAX)) {
-            Ok(g) => g,
-            Err(e) => {
-                println!("error: message #{seq}: {e}");
-                return 1;
-            }
-        };
-        fill(seq, &mut g);
-        g.commit();
-        seq += 1;
-    }
+    common::write_stream_until_killed(&mut w, env_u64("START"), MIN, MAX)
 }
 
 /// Receives until `Disconnected`, checking every message and that the sequence has no gap.

@@ -213,30 +213,7 @@ fn endless_writer() -> i32 {
     let mut w = Writer::open(env("RING")).expect("attach writer");
     let max = env_u64("MAX") as usize;
     println!("attached");
-    let mut seq = 0u64;
-    loop {
-        if seq % 3 == 0 {
-            let mut batch = w.batch();
-            for _ in 0..1 + seq % 8 {
-                let Ok(mut g) = batch.try_reserve(size_for(seq, MIN, max)) else {
-                    break;
-                };
-                fill(seq, &mut g);
-                g.stage();
-                seq += 1;
-            }
-        }
-        let mut g = match w.reserve(size_for(seq, MIN, max)) {
-            Ok(g) => g,
-            Err(e) => {
-                println!("error: message #{seq}: {e}");
-                return 1;
-            }
-        };
-        fill(seq, &mut g);
-        g.commit();
-        seq += 1;
-    }
+    common::write_stream_until_killed(&mut w, 0, MIN, max)
 }
 
 // ---- the test side ----

@@ -333,3 +333,39 @@ pub fn example(name: &str) -> std::path::PathBuf {
     assert!(path.exists(), "{} missing", path.display());
     path
 }
+
+/// Writes the test stream with `w` from message `seq` on (sizes `min..=max`) until the process
+/// is killed, alternating single zero-copy messages and write batches of one to eight messages
+/// (every third message starts one), so that a kill can land inside a batch too. Returns 1
+/// (after printing why) if a send fails.
+pub fn write_stream_until_killed(
+    w: &mut mmring::Writer,
+    mut seq: u64,
+    min: usize,
+    max: usize,
+) -> i32 {
+    use mmring_testkit::stream::{fill, size_for};
+    loop {
+        if seq % 3 == 0 {
+            let mut batch = w.batch();
+            for _ in 0..1 + seq % 8 {
+                let Ok(mut g) = batch.try_reserve(size_for(seq, min, max)) else {
+                    break;
+                };
+                fill(seq, &mut g);
+                g.stage();
+                seq += 1;
+            }
+        }
+        let mut g = match w.reserve(size_for(seq, min, max)) {
+            Ok(g) => g,
+            Err(e) => {
+                println!("error: message #{seq}: {e}");
+                return 1;
+            }
+        };
+        fill(seq, &mut g);
+        g.commit();
+        seq += 1;
+    }
+}

@@ -9,11 +9,11 @@
 
 use crate::exit::{Code, Failure};
 use crate::format::Printer;
-use crate::tail::{deadline_of, report_lapped, timed_out, Stop, Until, BATCH, WRITER_POLL};
-use mmring::{RecvError, TryRecvError, UntetheredReader, WriterStatus};
+use crate::tail::{first_writer, report_lapped, timed_out, Stop, Until, BATCH};
+use mmring::{RecvError, TryRecvError, UntetheredReader};
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Prints messages from `r` as `until` says.
 pub fn tail<W: Write>(
@@ -24,19 +24,8 @@ pub fn tail<W: Write>(
     out: &mut Printer<W>,
     printed: &mut u64,
 ) -> Result<(), Stop> {
-    if let Until::Empty = until {
-        let deadline = deadline_of(timeout);
-        while r.writer_status() == WriterStatus::Never {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(timed_out(path, "a writer to attach").into());
-            }
-            std::thread::sleep(WRITER_POLL);
-        }
-    }
-    let mut remaining = match until {
-        Until::Count(n) => n,
-        Until::Empty | Until::Forever => u64::MAX,
-    };
+    first_writer(|| r.writer_status(), path, until, timeout)?;
+    let mut remaining = until.limit();
     let mut msg = Vec::new();
     let mut unflushed = 0;
     while remaining > 0 {

@@ -39,6 +39,16 @@ pub(crate) enum Until {
     Forever,
 }
 
+impl Until {
+    /// How many messages may be printed at most.
+    pub(crate) fn limit(self) -> u64 {
+        match self {
+            Until::Count(n) => n,
+            Until::Empty | Until::Forever => u64::MAX,
+        }
+    }
+}
+
 /// Why printing stopped early.
 pub(crate) enum Stop {
     /// Writing to standard output failed; the batch being written was not released.
@@ -167,6 +177,26 @@ pub(crate) fn timed_out(path: &Path, what: &str) -> Failure {
     )
 }
 
+/// For a snapshot (`Until::Empty`): waits until a writer has attached once (`status` says),
+/// at most `timeout`. Other modes return at once.
+pub(crate) fn first_writer(
+    status: impl Fn() -> WriterStatus,
+    path: &Path,
+    until: Until,
+    timeout: Option<Duration>,
+) -> Result<(), Stop> {
+    if let Until::Empty = until {
+        let deadline = deadline_of(timeout);
+        while status() == WriterStatus::Never {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(timed_out(path, "a writer to attach").into());
+            }
+            std::thread::sleep(WRITER_POLL);
+        }
+    }
+    Ok(())
+}
+
 fn tail<W: Write>(
     r: &mut Reader,
     path: &Path,
@@ -175,20 +205,9 @@ fn tail<W: Write>(
     out: &mut Printer<W>,
     printed: &mut u64,
 ) -> Result<(), Stop> {
-    if let Until::Empty = until {
-        // `recv` waits for a first writer by itself; a snapshot has to wait explicitly.
-        let deadline = deadline_of(timeout);
-        while r.writer_status() == WriterStatus::Never {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(timed_out(path, "a writer to attach").into());
-            }
-            std::thread::sleep(WRITER_POLL);
-        }
-    }
-    let mut remaining = match until {
-        Until::Count(n) => n,
-        Until::Empty | Until::Forever => u64::MAX,
-    };
+    // `recv` waits for a first writer by itself; a snapshot has to wait explicitly.
+    first_writer(|| r.writer_status(), path, until, timeout)?;
+    let mut remaining = until.limit();
     while remaining > 0 {
         let max = remaining.min(BATCH as u64) as usize;
         let n = print_batch(r, path, max, out)?;

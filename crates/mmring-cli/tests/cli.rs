@@ -1,47 +1,15 @@
 //! Drives the real `mmring` binary: piping `send` into `tail`, `info --json` against a live
 //! ring, the writer's death, and every error path with its message and exit status.
 
+mod common;
+
+use common::{s, Scratch, BIN};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mmring");
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!(
-            "mmring-cli-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn mmring(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
@@ -51,10 +19,6 @@ fn mmring(args: &[&str]) -> Command {
 
 fn run(args: &[&str]) -> Output {
     mmring(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Asserts exit status `code` and a single stderr line equal to `expected`.
@@ -115,7 +79,7 @@ fn spawn_tail(path: &Path, extra: &[&str]) -> Child {
 
 #[test]
 fn send_piped_to_tail_moves_100k_lines_intact() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-test");
     let ring = dir.path("r");
     // A small ring, so both sides block and wake many times.
     create(&ring, "16KiB");
@@ -141,7 +105,7 @@ fn send_piped_to_tail_moves_100k_lines_intact() {
 
 #[test]
 fn tail_count_returns_while_the_writer_lives_and_waits_for_a_first_writer() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-test");
     let ring = dir.path("r");
     create(&ring, "64KiB");
     // Started before any writer has attached: it must wait, not exit.
@@ -171,7 +135,7 @@ fn tail_count_returns_while_the_writer_lives_and_waits_for_a_first_writer() {
 
 #[test]
 fn tail_prints_everything_then_exits_3_when_the_writer_is_killed() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-test");
     let ring = dir.path("r");
     create(&ring, "64KiB");
     let (mut send, mut stdin) = spawn_send(&ring);
@@ -202,7 +166,7 @@ fn tail_prints_everything_then_exits_3_when_the_writer_is_killed() {
 
 #[test]
 fn info_json_reports_a_live_ring() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-test");
     let ring = dir.path("r");
     create(&ring, "64KiB");
     let v = info(&ring);
@@ -258,7 +222,7 @@ fn info_json_reports_a_live_ring() {
 
 #[test]
 fn send_raw_and_from_a_file() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-test");
     let ring = dir.path("r");
     let file = dir.path("input");
     std::fs::write(&file, b"x\ny\n\nlast-without-newline").unwrap();
@@ -277,7 +241,7 @@ fn send_raw_and_from_a_file() {
 
 #[test]
 fn error_paths_print_one_line_and_a_documented_status() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-test");
     let missing = dir.path("missing");
     assert_fails(
         &run(&["info", s(&missing)]),

@@ -14,56 +14,21 @@
 //! Processes are ordered by what they print, by what the test writes to `send`, by signals and
 //! by ring positions from `info --json`, never by sleeping; time limits only guard against hangs.
 
+mod common;
+
+use common::{s, Scratch, BIN};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mmring");
 /// A bound on waits that only a hang reaches.
 const LONG: Duration = Duration::from_secs(120);
 /// A line of at most 8 bytes is a 16-byte record (an 8-byte header and the payload rounded up).
 const RECORD: u64 = 16;
-
-/// A scratch directory in tmpfs, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static K: AtomicU32 = AtomicU32::new(0);
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!(
-            "mmring-cli-fanout-{}-{}",
-            std::process::id(),
-            K.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn mmring(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
@@ -236,7 +201,7 @@ fn finish_ok(mut p: Running, out: Collected, err: Collected, what: &str) -> Vec<
 #[test]
 fn three_tails_print_every_line_sent() {
     const N: u64 = 100_000;
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-fanout");
     let ring = dir.path("r");
     create(&ring, "1MiB", 3);
     let count = N.to_string();
@@ -256,7 +221,7 @@ fn three_tails_print_every_line_sent() {
 fn a_killed_tail_does_not_stop_the_other_two() {
     const N: u64 = 100_000;
     const CAP: u64 = 1 << 20;
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-fanout");
     let ring = dir.path("r");
     create(&ring, "1MiB", 3);
     let count = N.to_string();
@@ -323,7 +288,7 @@ fn a_stopped_untethered_tail_reports_the_lap_once_and_goes_on_in_order() {
     const A: u64 = 1000;
     const B: u64 = A + 2 * LAP + 100;
     const N: u64 = B + 1000;
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-fanout");
     let ring = dir.path("r");
     create(&ring, "64KiB", 2);
     let all = tail(&ring, &["--count", &N.to_string()]);
@@ -416,7 +381,7 @@ fn a_stopped_untethered_tail_reports_the_lap_once_and_goes_on_in_order() {
 
 #[test]
 fn info_json_lists_every_reader_slot() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli-fanout");
     let ring = dir.path("r");
     create(&ring, "64KiB", 3);
     let v = info(&ring);

@@ -17,14 +17,15 @@
 //! `MMRING_TAIL_KILL_ROUNDS=<n>` sets the rounds per variant (default 30);
 //! `MMRING_TEST_SEED=<seed>` repeats a run.
 
+mod common;
+
+use common::{s, Scratch, BIN};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mmring");
 /// Lines in the ring: 1.6 MB of 16-byte records, so a 2 MiB ring never wraps.
 const N: u64 = 100_000;
 const CAPACITY: &str = "2MiB";
@@ -62,42 +63,6 @@ impl Rng {
         self.0 = self.0.wrapping_add(1);
         mmring_testkit::stream::mix(self.0) % n
     }
-}
-
-/// A scratch directory in tmpfs, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static K: AtomicU32 = AtomicU32::new(0);
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!(
-            "mmring-tail-kill-{}-{}",
-            std::process::id(),
-            K.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 const FORMATS: [&str; 3] = ["text", "hex", "json"];
@@ -322,7 +287,7 @@ fn summary(variant: &str, rounds: &[Round], extra: &str) {
 #[test]
 fn tail_killed_while_writing_to_a_file_loses_nothing() {
     let mut rng = Rng::from_env("tail kill (file)");
-    let dir = Scratch::new();
+    let dir = Scratch::new("tail-kill");
     let master = master_ring(&dir);
     let expected = Expected::all();
     let mut done = Vec::new();
@@ -383,7 +348,7 @@ fn tail_killed_while_writing_to_a_file_loses_nothing() {
 #[test]
 fn tail_killed_while_writing_to_a_pipe_loses_nothing() {
     let mut rng = Rng::from_env("tail kill (pipe)");
-    let dir = Scratch::new();
+    let dir = Scratch::new("tail-kill");
     let master = master_ring(&dir);
     let expected = Expected::all();
     let mut done = Vec::new();
@@ -461,7 +426,7 @@ fn bytes_in_pipe(pipe: &std::process::ChildStdout) -> usize {
 #[test]
 fn a_tail_whose_output_is_closed_exits_0_and_releases_only_what_it_wrote() {
     let mut rng = Rng::from_env("tail with a closed output");
-    let dir = Scratch::new();
+    let dir = Scratch::new("tail-kill");
     let master = master_ring(&dir);
     let expected = Expected::all();
     for round in 0..rounds().div_ceil(3) {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// The doorbell of one side: the descriptor its peer writes, its sleeper polls.
 #[derive(Debug, Clone)]
 pub(crate) enum Bell {
-    /// A FIFO next to the ring file (removed on `remove` if `owned`).
+    /// A FIFO next to the ring file (`remove` unlinks it).
     Fifo { fd: Arc<OwnedFd>, path: PathBuf },
     /// An eventfd (anonymous rings).
     Event(Arc<OwnedFd>),

@@ -62,15 +62,20 @@ impl<'a> Sleeper<'a> {
         }
     }
 
+    /// The announce word of a sleep `via` the futex or the doorbell.
+    #[inline]
+    fn word(&self, via: Via) -> Announce<'a> {
+        match via {
+            Via::Futex => self.announce,
+            Via::Bell => self.bell,
+        }
+    }
+
     /// Announces the intent to sleep; returns the sequence value to sleep on. The caller must
     /// re-check its condition after this and call [`Sleeper::done`] when it stops waiting.
     #[inline]
     pub(crate) fn announce(&self, via: Via) -> u32 {
-        let word = match via {
-            Via::Futex => self.announce,
-            Via::Bell => self.bell,
-        };
-        match word {
+        match self.word(via) {
             Announce::Flag(f) => f.store(1, Ordering::Relaxed),
             Announce::Bit(m, bit) => {
                 m.fetch_or(bit, Ordering::Relaxed);
@@ -87,12 +92,8 @@ impl<'a> Sleeper<'a> {
     /// Withdraws the announcement.
     #[inline]
     pub(crate) fn done(&self, via: Via) {
-        let word = match via {
-            Via::Futex => self.announce,
-            Via::Bell => self.bell,
-        };
         // Relaxed: a stale announcement seen by the other side costs one spurious wake.
-        match word {
+        match self.word(via) {
             Announce::Flag(f) => f.store(0, Ordering::Relaxed),
             Announce::Bit(m, bit) => {
                 m.fetch_and(!bit, Ordering::Relaxed);

@@ -136,6 +136,18 @@ impl Producer {
         Ok(p)
     }
 
+    /// Where a record with a `len`-byte payload goes next: the padding it needs first (the
+    /// rest of the region when the record would cross its end, else 0) and the position just
+    /// past it.
+    #[inline(always)]
+    fn placement(&self, s: &Shared, len: u64) -> (u64, u64) {
+        let total = record_size(len);
+        let till_end = s.geo.cap - (self.write & s.geo.mask);
+        let pad = if total <= till_end { 0 } else { till_end };
+        // `write < CURSOR_LIMIT` and `pad + total <= cap`: no overflow.
+        (pad, self.write + pad + total)
+    }
+
     /// Finds contiguous room for a record with a `len`-byte payload (`len <= max_msg`).
     ///
     /// Stages a padding record first when the record would cross the end of the data region.
@@ -143,12 +155,7 @@ impl Producer {
     #[inline(always)]
     pub(crate) fn reserve(&mut self, s: &Shared, len: u64) -> Result<Option<Reservation>, Corrupt> {
         debug_assert!(len <= s.geo.max_msg);
-        let total = record_size(len);
-        let off = self.write & s.geo.mask;
-        let till_end = s.geo.cap - off;
-        let pad = if total <= till_end { 0 } else { till_end };
-        // `write < CURSOR_LIMIT` and `pad + total <= cap`: no overflow.
-        let end = self.write + pad + total;
+        let (pad, end) = self.placement(s, len);
         if end > self.limit {
             self.refresh(s, end)?;
             if end > self.limit {
@@ -202,9 +209,7 @@ impl Producer {
     /// Whether a record with a `len`-byte payload fits now (re-reading the readers' cursors if
     /// the cached ones say it does not), without staging anything.
     pub(crate) fn has_room(&mut self, s: &Shared, len: u64) -> Result<bool, Corrupt> {
-        let total = record_size(len);
-        let till_end = s.geo.cap - (self.write & s.geo.mask);
-        let end = self.write + if total <= till_end { 0 } else { till_end } + total;
+        let (_, end) = self.placement(s, len);
         if end > self.limit {
             self.refresh(s, end)?;
         }
